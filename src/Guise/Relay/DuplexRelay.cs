@@ -1,0 +1,107 @@
+using System.Buffers;
+using Guise.Errors;
+
+namespace Guise.Relay;
+
+/// <summary>Which side of a relay ended it, and how.</summary>
+public enum RelaySide { None, Left, Right }
+
+/// <summary>
+/// The outcome of a relay: bytes moved each way and, if it did not end by both sides closing
+/// cleanly, which side failed and why. Returned rather than thrown so the caller can report it.
+/// </summary>
+public readonly record struct RelayResult(long LeftToRight, long RightToLeft, RelaySide FailedSide, PtErrorKind? FailureKind, string? FailureMessage)
+{
+    public bool Clean => FailedSide == RelaySide.None;
+}
+
+/// <summary>
+/// Copies bytes both ways between two streams until both directions end. A clean EOF on one side
+/// is propagated as a half-close where the other stream supports it; an error on either side
+/// tears down both.
+/// </summary>
+public static class DuplexRelay
+{
+    private const int BufferSize = 32 * 1024;
+
+    public static async Task<RelayResult> RunAsync(Stream left, Stream right, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var leftToRight = PumpAsync(left, right, linked);
+        var rightToLeft = PumpAsync(right, left, linked);
+        var (ltrBytes, ltrError, ltrReadFailed) = await leftToRight.ConfigureAwait(false);
+        var (rtlBytes, rtlError, rtlReadFailed) = await rightToLeft.ConfigureAwait(false);
+
+        // The first real error wins; cancellation caused by the other pump's failure is not a cause.
+        if (ltrError is not null && ltrError is not OperationCanceledException)
+            return Fail(ltrReadFailed ? RelaySide.Left : RelaySide.Right, ltrError);
+        if (rtlError is not null && rtlError is not OperationCanceledException)
+            return Fail(rtlReadFailed ? RelaySide.Right : RelaySide.Left, rtlError);
+        if (ltrError is not null || rtlError is not null)
+            return new(ltrBytes, rtlBytes, RelaySide.None, PtErrorKind.Cancelled, "cancelled");
+        return new(ltrBytes, rtlBytes, RelaySide.None, null, null);
+
+        RelayResult Fail(RelaySide side, Exception e) =>
+            new(ltrBytes, rtlBytes, side, PtException.Classify(e), e.Message);
+    }
+
+    private static async Task<(long Bytes, Exception? Error, bool ReadFailed)> PumpAsync(Stream from, Stream to, CancellationTokenSource cts)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        long total = 0;
+        var reading = true;
+        try
+        {
+            while (true)
+            {
+                reading = true;
+                var n = await from.ReadAsync(buffer.AsMemory(), cts.Token).ConfigureAwait(false);
+                if (n == 0)
+                    break;
+                reading = false;
+                await to.WriteAsync(buffer.AsMemory(0, n), cts.Token).ConfigureAwait(false);
+                await to.FlushAsync(cts.Token).ConfigureAwait(false);
+                total += n;
+            }
+            HalfClose(to);
+            return (total, null, false);
+        }
+        catch (Exception e)
+        {
+            // Tear down the other direction: a relay with one dead side cannot recover.
+            try { await cts.CancelAsync().ConfigureAwait(false); } catch (ObjectDisposedException) { }
+            return (total, e, reading);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Signals EOF to the peer while still reading from it (TCP FIN), where possible.</summary>
+    public static void HalfClose(Stream stream)
+    {
+        try
+        {
+            switch (stream)
+            {
+                case System.Net.Sockets.NetworkStream ns:
+                    ns.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+                    break;
+                case IHalfCloseable hc:
+                    hc.ShutdownWrite();
+                    break;
+            }
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException or IOException)
+        {
+            // The peer is already gone; the read side will report it.
+        }
+    }
+}
+
+/// <summary>A stream that can send EOF while staying readable (transports wrapping a socket).</summary>
+public interface IHalfCloseable
+{
+    void ShutdownWrite();
+}
