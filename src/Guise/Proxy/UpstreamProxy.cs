@@ -111,6 +111,11 @@ public sealed record UpstreamProxy(ProxyKind Kind, string Host, int Port, string
         var proxyAddress = HostPort.Format(Host, Port);
         var user = UserName is null ? null : Encoding.UTF8.GetBytes(UserName);
         var password = Password is null ? null : Encoding.UTF8.GetBytes(Password);
+        // The record can be built without Parse; check here what Parse would have refused.
+        if (Kind == ProxyKind.Socks5 && (user?.Length > 255 || password?.Length > 255))
+            throw new PtException(PtErrorKind.Config, "socks5 proxy user name and password are limited to 255 bytes each (RFC 1929)");
+        if (Kind == ProxyKind.Socks4a && (Password is not null || user?.Contains((byte)0) == true))
+            throw new PtException(PtErrorKind.Config, "socks4a proxy takes a user name without NUL and no password");
 
         return async (target, cancellationToken) =>
         {
@@ -153,7 +158,7 @@ public sealed record UpstreamProxy(ProxyKind Kind, string Host, int Port, string
             catch (Exception e)
             {
                 await stream.DisposeAsync().ConfigureAwait(false);
-                if (e is OperationCanceledException or PtException { Kind: PtErrorKind.Proxy })
+                if (e is OperationCanceledException or PtException { Kind: PtErrorKind.Proxy or PtErrorKind.Config })
                     throw;
                 throw new PtException(PtErrorKind.Proxy, $"proxy {Scheme} handshake failed: {e.Message}", e);
             }
