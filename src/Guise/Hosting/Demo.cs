@@ -60,9 +60,8 @@ public static class Demo
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(socks, ct);
         await using var stream = new NetworkStream(socket, ownsSocket: false);
-        var reply = await SocksClient.ConnectAsync(stream, bridge, args, ct);
-        if (reply != SocksReply.Succeeded)
-            throw new PtException(PtErrorKind.Handshake, $"the SOCKS endpoint answered {reply}");
+        var target = Net.HostPort.Parse(bridge, "bridge");
+        await SocksClient.ConnectAsync(stream, SocksVersion.Socks5, target.Host, target.Port, args, ct);
 
         using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var received = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
