@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Guise.Cli;
 
 // Tor starts a managed proxy with no arguments (or obfs4proxy-style flags) and TOR_PT_* set.

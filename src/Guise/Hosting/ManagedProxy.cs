@@ -54,7 +54,7 @@ public static class ManagedProxy
             if (e.IsVersionError)
                 output.VersionError();
             else
-                output.EnvError(e.Message);
+                output.EnvError(PtOutput.Sanitize(e.Message));
             return ExitConfigError;
         }
 
@@ -64,9 +64,9 @@ public static class ManagedProxy
         {
             PtEnvironment.EnsureStateDirectory(config.StateLocation);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PtException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PtEnvironmentException)
         {
-            output.EnvError($"cannot create the state directory: {e.Message}");
+            output.EnvError(PtOutput.Sanitize($"cannot create the state directory: {e.Message}"));
             return ExitConfigError;
         }
 
@@ -114,7 +114,7 @@ public static class ManagedProxy
             }
             catch (PtException e)
             {
-                output.ProxyError(e.Message);
+                output.ProxyError(PtOutput.Sanitize(e.Message));
                 return -1;
             }
             output.ProxyDone();
@@ -134,7 +134,7 @@ public static class ManagedProxy
             }
             catch (PtException e)
             {
-                output.CmethodError(name, e.Message);
+                output.CmethodError(name, PtOutput.Sanitize(e.Message));
             }
         }
         output.CmethodsDone();
@@ -163,7 +163,7 @@ public static class ManagedProxy
             }
             catch (PtException e)
             {
-                output.SmethodError(name, e.Message);
+                output.SmethodError(name, PtOutput.Sanitize(e.Message));
             }
         }
         output.SmethodsDone();

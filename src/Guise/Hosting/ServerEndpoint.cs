@@ -33,6 +33,9 @@ public sealed class ServerEndpoint : IAsyncDisposable
     private readonly IHostObserver _observer;
     private ConnectionListener? _listener;
 
+    /// <summary>Tor answers the Extended ORPort handshake at once; goptlib allows 5 s, we allow a little more under load.</summary>
+    private static readonly TimeSpan ExtOrPortHandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private ServerEndpoint(ITransport transport, IServerFactory factory, ForwardTarget target, DialAsync dial, IHostObserver observer)
     {
         _transport = transport;
@@ -61,7 +64,10 @@ public sealed class ServerEndpoint : IAsyncDisposable
 
     private async Task HandleAsync(Socket socket, CancellationToken stopping)
     {
-        var peer = socket.RemoteEndPoint is IPEndPoint ep ? Net.HostPort.Format(ep) : "unknown";
+        // Dual-mode sockets report IPv4 clients as ::ffff:a.b.c.d; Tor wants the IPv4 form in USERADDR.
+        var peer = socket.RemoteEndPoint is IPEndPoint ep
+            ? Net.HostPort.Format(ep.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(ep.Address.MapToIPv4(), ep.Port) : ep)
+            : "unknown";
         await using var inbound = new NetworkStream(socket, ownsSocket: false);
         Stream payload;
         try
@@ -84,9 +90,11 @@ public sealed class ServerEndpoint : IAsyncDisposable
                 upstream = await _dial(_target.Address, stopping).ConfigureAwait(false);
                 if (_target.ExtOrPortCookieFile is { } cookie)
                 {
+                    using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                    deadline.CancelAfter(ExtOrPortHandshakeTimeout);
                     try
                     {
-                        await ExtOrPortClient.HandshakeAsync(upstream, cookie, peer, _transport.Name, stopping).ConfigureAwait(false);
+                        await ExtOrPortClient.HandshakeAsync(upstream, cookie, peer, _transport.Name, deadline.Token).ConfigureAwait(false);
                     }
                     catch
                     {

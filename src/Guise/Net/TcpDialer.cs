@@ -17,6 +17,9 @@ public sealed class TcpDialer
 {
     private readonly IPAddress? _bindV4;
     private readonly IPAddress? _bindV6;
+
+    /// <summary>Tests can only reach loopback, so they need the bind path on loopback too.</summary>
+    internal bool BindLoopbackForTests { get; init; }
     private readonly TimeSpan _connectTimeout;
 
     /// <param name="bindV4">Source address for IPv4 connections (TOR_PT_OUTBOUND_BIND_ADDRESS_V4).</param>
@@ -102,7 +105,8 @@ public sealed class TcpDialer
         try
         {
             socket.NoDelay = true;
-            var bind = endPoint.AddressFamily == AddressFamily.InterNetwork ? _bindV4 : _bindV6;
+            // pt-spec: the outbound bind addresses MUST NOT apply to loopback destinations.
+            var bind = IPAddress.IsLoopback(endPoint.Address) && !BindLoopbackForTests ? null : endPoint.AddressFamily == AddressFamily.InterNetwork ? _bindV4 : _bindV6;
             if (bind is not null)
             {
                 try

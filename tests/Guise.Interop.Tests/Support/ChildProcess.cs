@@ -94,6 +94,16 @@ public sealed class ChildProcess : IDisposable
             var winner = await Task.WhenAny(found.Task, exited, Task.Delay(timeout));
             if (winner == found.Task)
                 return await found.Task;
+            if (winner == exited)
+            {
+                // The exit can be seen before the last stdout lines are: wait for EOF on the pipes.
+                _process.WaitForExit();
+                foreach (var line in _lines)
+                {
+                    if (match(line))
+                        return line;
+                }
+            }
             var why = winner == exited ? $"the process exited with code {_process.ExitCode}" : $"nothing after {timeout.TotalSeconds:F0} s";
             throw new Xunit.Sdk.XunitException($"waiting for {what}: {why}. Output:\n{Transcript}");
         }

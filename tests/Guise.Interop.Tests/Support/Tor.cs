@@ -169,6 +169,20 @@ public sealed class ControlConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>SETEVENTS that returns false when tor does not know an event name (552) instead of throwing.</summary>
+    public async Task<bool> TrySetEventsAsync(string events)
+    {
+        try
+        {
+            await CommandAsync($"SETEVENTS {events}");
+            return true;
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("552 Unrecognized event", StringComparison.Ordinal))
+        {
+            return false;
+        }
+    }
+
     public Task EnableNetworkAsync() => CommandAsync("SETCONF DisableNetwork=0");
 
     public async Task<string> WaitForEventAsync(Func<string, bool> match, TimeSpan timeout, string what)

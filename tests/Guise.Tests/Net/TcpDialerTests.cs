@@ -96,10 +96,23 @@ public class TcpDialerTests
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var source = IPAddress.Parse("127.0.0.2");
 
-        await using var stream = await new TcpDialer(bindV4: source).DialAsync($"127.0.0.1:{port}", CancellationToken.None);
+        await using var stream = await new TcpDialer(bindV4: source) { BindLoopbackForTests = true }.DialAsync($"127.0.0.1:{port}", CancellationToken.None);
         using var accepted = await listener.AcceptSocketAsync();
 
         Assert.Equal(source, ((IPEndPoint)accepted.RemoteEndPoint!).Address);
+    }
+
+    [Fact]
+    public async Task The_bind_address_is_not_applied_to_loopback_destinations()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+
+        await using var stream = await new TcpDialer(bindV4: IPAddress.Parse("127.0.0.2")).DialAsync($"127.0.0.1:{port}", CancellationToken.None);
+        using var accepted = await listener.AcceptSocketAsync();
+
+        Assert.Equal(IPAddress.Loopback, ((IPEndPoint)accepted.RemoteEndPoint!).Address);
     }
 
     [Fact]

@@ -93,7 +93,7 @@ public class SocksServerTests
     public async Task Sending_a_reply_writes_the_bytes_for_the_request_version()
     {
         var stream = new ScriptedStream([]);
-        var request = new SocksRequest(SocksVersion.Socks5, "h", 1, Transports.PtArgs.Empty);
+        var request = new SocksRequest(SocksVersion.Socks5, "h", 1, Guise.Transports.PtArgs.Empty);
 
         await SocksServer.SendReplyAsync(stream, request, SocksReply.TtlExpired, CancellationToken.None);
 
