@@ -24,6 +24,8 @@ public sealed class PlainTransport : ITransport
             dial(target, cancellationToken);
 
         public ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken) =>
-            ValueTask.FromResult(inbound);
+            cancellationToken.IsCancellationRequested
+                ? ValueTask.FromCanceled<Stream>(cancellationToken)
+                : ValueTask.FromResult(inbound);
     }
 }
