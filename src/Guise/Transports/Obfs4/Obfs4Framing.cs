@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Guise.Primitives;
+
+namespace Guise.Transports.Obfs4;
+
+// Wire format (obfs4 framing.go), one direction, keyed by 72 bytes of the ntor okm
+// (okm[0:72] client→server, okm[72:144] server→client):
+//
+//   key material:  secretbox key (32) | nonce prefix (16) | SipHash-2-4 key (16) | SipHash IV (8)
+//   frame:         uint16 obfuscated length (big endian) | secretbox: tag (16) | packet
+//   length mask:   first 2 bytes (big endian) of the next HashDrbg block (SipHash OFB)
+//   nonce:         prefix (16) | uint64 counter (big endian), counter starts at 1, never wraps
+//   segment:       at most 1448 bytes (1500 - 40 IP/TCP - 12 TCP options) including the length
+//
+// A packet (packet.go) inside a frame:
+//   uint8 type (0 payload, 1 PRNG seed) | uint16 payload length (big endian) | payload | zero padding
+
+/// <summary>Sizes shared by the framing and the packet layer.</summary>
+public static class Obfs4Wire
+{
+    public const int MaximumSegmentLength = 1500 - (40 + 12);
+    public const int LengthLength = 2;
+    public const int FrameOverhead = LengthLength + Sodium.SecretBoxMacBytes;
+    public const int MaximumFramePayloadLength = MaximumSegmentLength - FrameOverhead;
+    public const int MaxFrameLength = MaximumSegmentLength - LengthLength;
+    public const int MinFrameLength = FrameOverhead - LengthLength;
+    public const int KeyLength = 32 + 16 + HashDrbg.SeedLength;
+
+    public const int PacketOverhead = 3;
+    public const int MaxPacketPayloadLength = MaximumFramePayloadLength - PacketOverhead;
+    public const int HeaderLength = FrameOverhead + PacketOverhead;
+    public const int SeedPacketPayloadLength = HashDrbg.SeedLength;
+    public const byte PacketTypePayload = 0;
+    public const byte PacketTypePrngSeed = 1;
+}
+
+/// <summary>Seals packets into frames for one direction. Not thread-safe: one writer.</summary>
+public sealed class Obfs4FrameEncoder
+{
+    private readonly byte[] _key = new byte[32];
+    private readonly byte[] _nonce = new byte[24];
+    private readonly HashDrbg _drbg;
+    private ulong _counter = 1;
+
+    public Obfs4FrameEncoder(ReadOnlySpan<byte> keyMaterial)
+    {
+        if (keyMaterial.Length != Obfs4Wire.KeyLength)
+            throw new ArgumentException("obfs4 framing keys are 72 bytes", nameof(keyMaterial));
+        keyMaterial[..32].CopyTo(_key);
+        keyMaterial[32..48].CopyTo(_nonce);
+        _drbg = new HashDrbg(keyMaterial[48..]);
+    }
+
+    /// <summary>Seals <paramref name="payload"/> (a whole packet) into <paramref name="frame"/>; returns the frame length.</summary>
+    public int Encode(ReadOnlySpan<byte> payload, Span<byte> frame)
+    {
+        if (payload.Length > Obfs4Wire.MaximumFramePayloadLength)
+            throw new ArgumentOutOfRangeException(nameof(payload), "frame payload too long");
+        var total = payload.Length + Obfs4Wire.FrameOverhead;
+        if (frame.Length < total)
+            throw new ArgumentException("frame buffer too small", nameof(frame));
+        if (_counter == 0)
+            throw new CryptographicException("obfs4 nonce counter wrapped");
+        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
+        _counter++;
+        Sodium.SecretBoxSeal(frame[Obfs4Wire.LengthLength..total], payload, _nonce, _key);
+        var length = (ushort)(total - Obfs4Wire.LengthLength);
+        BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)(length ^ _drbg.NextUInt16Mask()));
+        return total;
+    }
+
+    /// <summary>Builds one packet and seals it: type | length | data | padLength zero bytes.</summary>
+    public int EncodePacket(byte type, ReadOnlySpan<byte> data, int padLength, Span<byte> frame)
+    {
+        if (data.Length + padLength > Obfs4Wire.MaxPacketPayloadLength)
+            throw new ArgumentOutOfRangeException(nameof(padLength), "packet too long");
+        Span<byte> packet = stackalloc byte[Obfs4Wire.MaximumFramePayloadLength];
+        var length = Obfs4Wire.PacketOverhead + data.Length + padLength;
+        packet[0] = type;
+        BinaryPrimitives.WriteUInt16BigEndian(packet[1..], (ushort)data.Length);
+        data.CopyTo(packet[3..]);
+        packet.Slice(3 + data.Length, padLength).Clear();
+        return Encode(packet[..length], frame);
+    }
+}
+
+/// <summary>
+/// Opens frames for one direction. Not thread-safe: one reader. A length outside
+/// [<see cref="Obfs4Wire.MinFrameLength"/>, <see cref="Obfs4Wire.MaxFrameLength"/>] is not reported at
+/// once: as obfs4 does (after Albrecht–Paterson–Watson's attacks on SSH framing), a random valid
+/// length is assumed and the frame fails authentication when that many bytes have arrived, so an
+/// attacker learns nothing from when the connection drops.
+/// </summary>
+public sealed class Obfs4FrameDecoder
+{
+    private readonly byte[] _key = new byte[32];
+    private readonly byte[] _nonce = new byte[24];
+    private readonly HashDrbg _drbg;
+    private ulong _counter = 1;
+    private int _nextLength;
+    private bool _nextLengthInvalid;
+
+    public Obfs4FrameDecoder(ReadOnlySpan<byte> keyMaterial)
+    {
+        if (keyMaterial.Length != Obfs4Wire.KeyLength)
+            throw new ArgumentException("obfs4 framing keys are 72 bytes", nameof(keyMaterial));
+        keyMaterial[..32].CopyTo(_key);
+        keyMaterial[32..48].CopyTo(_nonce);
+        _drbg = new HashDrbg(keyMaterial[48..]);
+    }
+
+    /// <summary>
+    /// Decodes at most one frame. Done: one frame opened, its packet is in
+    /// <paramref name="packet"/>[..<paramref name="written"/>]. NeedMoreData: feed more bytes
+    /// (some may have been consumed: the length field is taken as soon as it is there).
+    /// InvalidData: authentication failed, fatal.
+    /// </summary>
+    public OperationStatus Decode(ReadOnlySpan<byte> input, Span<byte> packet, out int consumed, out int written)
+    {
+        consumed = 0;
+        written = 0;
+        if (_nextLength == 0)
+        {
+            if (input.Length < Obfs4Wire.LengthLength)
+                return OperationStatus.NeedMoreData;
+            if (_counter == 0)
+                return OperationStatus.InvalidData;
+            var length = BinaryPrimitives.ReadUInt16BigEndian(input) ^ _drbg.NextUInt16Mask();
+            consumed = Obfs4Wire.LengthLength;
+            if (length is > Obfs4Wire.MaxFrameLength or < Obfs4Wire.MinFrameLength)
+            {
+                _nextLengthInvalid = true;
+                length = RandomNumberGenerator.GetInt32(Obfs4Wire.MinFrameLength, Obfs4Wire.MaxFrameLength + 1);
+            }
+            _nextLength = length;
+            input = input[consumed..];
+        }
+        if (input.Length < _nextLength)
+            return OperationStatus.NeedMoreData;
+        if (packet.Length < _nextLength - Sodium.SecretBoxMacBytes)
+            return OperationStatus.DestinationTooSmall;
+
+        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
+        var box = input[.._nextLength];
+        var ok = Sodium.SecretBoxOpen(packet, box, _nonce, _key);
+        if (!ok || _nextLengthInvalid)
+            return OperationStatus.InvalidData;
+        consumed += _nextLength;
+        written = _nextLength - Sodium.SecretBoxMacBytes;
+        _nextLength = 0;
+        _counter++;
+        return OperationStatus.Done;
+    }
+}
