@@ -52,9 +52,19 @@ public static class ManagedProxy
         catch (PtEnvironmentException e)
         {
             if (e.IsVersionError)
+            {
                 output.VersionError();
+            }
+            else if (e.Variable == PtEnvironment.Vars.Proxy)
+            {
+                // pt-spec: a proxy the PT cannot use is reported as PROXY-ERROR, after VERSION.
+                output.Version(PtEnvironment.SupportedVersion);
+                output.ProxyError(PtOutput.Sanitize(e.Message));
+            }
             else
+            {
                 output.EnvError(PtOutput.Sanitize(e.Message));
+            }
             return ExitConfigError;
         }
 
