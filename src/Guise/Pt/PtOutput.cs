@@ -173,7 +173,22 @@ public sealed class PtOutput : IPtLog
     public static string Sanitize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return CStringCodec.Escape(text);
+        // Only what a line may not carry is escaped: quotes and backslashes in free text stay
+        // readable (an ENV-ERROR that quotes a value must not come out as \"value\").
+        var needs = false;
+        foreach (var c in text)
+            needs |= c < 0x20 || c >= 0x7f;
+        if (!needs)
+            return text;
+        var sb = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var rune in text.EnumerateRunes())
+        {
+            if (rune.Value is >= 0x20 and < 0x7f)
+                sb.Append((char)rune.Value);
+            else
+                sb.Append(CStringCodec.Escape(rune.ToString()));
+        }
+        return sb.ToString();
     }
 
     public static string SeverityToken(PtLogSeverity severity) => severity switch

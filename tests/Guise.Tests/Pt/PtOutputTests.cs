@@ -173,6 +173,12 @@ public class PtOutputTests
         Assert.Equal("ENV-ERROR bad\\nline \\303\\251\\000\n", _text.ToString());
     }
 
+    [Fact]
+    public void Sanitize_leaves_quotes_and_backslashes_in_free_text_alone()
+    {
+        Assert.Equal("duplicate transport \"plain\" in C:\\x", PtOutput.Sanitize("duplicate transport \"plain\" in C:\\x"));
+    }
+
     private sealed class FailingWriter : TextWriter
     {
         public override Encoding Encoding => Encoding.ASCII;
