@@ -90,7 +90,7 @@ internal static class Commands
             DialAsync dial = new TcpDialer().DialAsync;
             if (parse.GetValue(proxy) is { } proxyUri)
                 dial = UpstreamProxy.Parse(proxyUri).Wrap(dial);
-            var defaults = parse.GetValue(argsOption) is { } a ? PtArgs.ParseSocks(a) : null;
+            var defaults = parse.GetValue(argsOption) is { Length: > 0 } a ? PtArgs.ParseSocks(a) : null;
             if (defaults is not null)
                 t.CreateClientFactory(TransportContext.ForTests()).Prepare(defaults); // validate now, not at the first connection
             var context = new TransportContext(null, TimeProvider.System, log);
@@ -137,7 +137,7 @@ internal static class Commands
             Console.WriteLine($"{t.Name} server on {HostPort.Format(endpoint.LocalEndPoint)}, forwarding to {targetAddress}");
             Console.WriteLine($"Bridge line (add your relay's fingerprint):");
             Console.WriteLine($"  Bridge {t.Name} {address} <FINGERPRINT> {endpoint.ClientArgs.ToBridgeLineArgs()}".TrimEnd());
-            Console.WriteLine($"Client args for 'guise client --args': '{endpoint.ClientArgs.ToSocksString()}'");
+            Console.WriteLine($"Client args (guise client --args): '{endpoint.ClientArgs.ToSocksString()}'");
             await WaitForCancelAsync(ct);
             log.Log(PtLogSeverity.Notice, "stopping");
             return 0;

@@ -113,6 +113,15 @@ public sealed class ChildProcess : IDisposable
         }
     }
 
+    /// <summary>Waits for the exit and then for the last output lines (WaitForExit(int) alone does not).</summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit(timeout))
+            return false;
+        _process.WaitForExit();
+        return true;
+    }
+
     public void CloseStdin() => _process.StandardInput.Close();
 
     public void Dispose()

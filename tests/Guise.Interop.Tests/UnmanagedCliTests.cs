@@ -1,0 +1,77 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Guise.Interop.Tests.Support;
+using Guise.Socks;
+using Guise.Transports;
+
+namespace Guise.Interop.Tests;
+
+/// <summary>The binary's hand-run modes: `guise server` + `guise client` with no Tor.</summary>
+public class UnmanagedCliTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Theory]
+    [InlineData("obfs4")]
+    [InlineData("plain")]
+    public async Task A_hand_run_server_prints_a_bridge_line_that_a_hand_run_client_can_use(string transport)
+    {
+        using var dir = new TempDir();
+        using var target = new TcpListener(IPAddress.Loopback, 0);
+        target.Start();
+        var serverPort = Peers.FreePort();
+        using var server = ChildProcess.Start(Peers.Guise, ["server", "-t", transport, "--listen", $"127.0.0.1:{serverPort}",
+            "--target", $"127.0.0.1:{((IPEndPoint)target.LocalEndpoint).Port}", "--state", Path.Combine(dir, "state")]);
+        var bridgeLine = await server.WaitForLineAsync(l => l.TrimStart().StartsWith($"Bridge {transport} 127.0.0.1:{serverPort} ", StringComparison.Ordinal), Patience, "the bridge line");
+        var argsLine = await server.WaitForLineAsync(l => l.StartsWith("Client args", StringComparison.Ordinal), Patience, "the client args");
+        var clientArgs = System.Text.RegularExpressions.Regex.Match(argsLine, "'([^']*)'$").Groups[1].Value;
+        if (transport == "obfs4")
+            Assert.Contains("cert=", bridgeLine, StringComparison.Ordinal);
+
+        var socksPort = Peers.FreePort();
+        using var client = ChildProcess.Start(Peers.Guise, ["client", "-t", transport, "--listen", $"127.0.0.1:{socksPort}", "--args", clientArgs]);
+        await client.WaitForLineAsync(l => l.Contains($"proxy on 127.0.0.1:{socksPort}", StringComparison.Ordinal), Patience, "the SOCKS address");
+
+        using var app = new TcpClient();
+        await app.ConnectAsync(IPAddress.Loopback, socksPort);
+        var stream = app.GetStream();
+        await SocksClient.ConnectAsync(stream, SocksVersion.Socks5, "127.0.0.1", serverPort, PtArgs.Empty, CancellationToken.None);
+        using var accepted = await target.AcceptTcpClientAsync();
+        var payload = RandomNumberGenerator.GetBytes(100_000);
+        await stream.WriteAsync(payload);
+        var received = new byte[payload.Length];
+        await accepted.GetStream().ReadExactlyAsync(received);
+        Assert.Equal(payload, received);
+    }
+
+    [Fact]
+    public async Task Transports_lists_every_transport_and_marks_the_default()
+    {
+        using var guise = ChildProcess.Start(Peers.Guise, ["transports"]);
+        await guise.WaitForLineAsync(l => l.StartsWith("obfs4 ", StringComparison.Ordinal) && l.EndsWith("[default]", StringComparison.Ordinal), Patience, "obfs4 [default]");
+        await guise.WaitForLineAsync(l => l.StartsWith("plain ", StringComparison.Ordinal), Patience, "plain");
+        Assert.True(guise.Process.WaitForExit(10_000));
+        Assert.Equal(0, guise.Process.ExitCode);
+    }
+
+    [Fact]
+    public async Task An_unknown_transport_is_a_clear_error_with_exit_code_2()
+    {
+        using var guise = ChildProcess.Start(Peers.Guise, ["client", "-t", "nosuch", "--listen", "127.0.0.1:0"]);
+        Assert.True(guise.WaitForExit(TimeSpan.FromSeconds(10)));
+        Assert.Equal(2, guise.Process.ExitCode);
+        Assert.Contains("no such transport 'nosuch'", guise.Transcript, StringComparison.Ordinal);
+        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task The_demo_moves_data_through_the_default_transport_and_verifies_it()
+    {
+        using var guise = ChildProcess.Start(Peers.Guise, ["demo", "--mib", "2"]);
+        await guise.WaitForLineAsync(l => l.Contains("verified: yes", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the demo's verification");
+        Assert.True(guise.Process.WaitForExit(10_000));
+        Assert.Equal(0, guise.Process.ExitCode);
+        Assert.Contains("transport 'obfs4'", guise.Transcript, StringComparison.Ordinal);
+    }
+}
