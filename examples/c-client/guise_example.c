@@ -68,12 +68,17 @@ static struct {
     uint64_t client_up, client_down;
     int client_failed_status;
     int client_failed_retry;
-} ev = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0, 0, 0, 0 };
+    int stop_from_callback; /* what guise_stop returned when called from inside a callback */
+} ev = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0, 0, 0, 0, 1 };
 
 static void on_event(void *user, const guise_event *e)
 {
     (void)user;
+    /* Control calls from a callback would wait for the very connection running it: refused. */
+    int stop_rc = e->type == GUISE_EVENT_OPENED ? g.stop(e->transport) : 1;
     pthread_mutex_lock(&ev.lock);
+    if (stop_rc != 1)
+        ev.stop_from_callback = stop_rc;
     if (e->type >= 1 && e->type <= 5)
         ev.count[e->type]++;
     if (e->role == GUISE_ROLE_CLIENT && e->type == GUISE_EVENT_CLOSED) {
@@ -305,6 +310,7 @@ int main(int argc, char **argv)
         check(closed && ev.client_up == total && ev.client_down == total,
               "CLOSED event for the client connection: %llu bytes up, %llu down",
               (unsigned long long)ev.client_up, (unsigned long long)ev.client_down);
+        check(ev.stop_from_callback == GUISE_E_CONFIG, "guise_stop inside the event callback: status %d", ev.stop_from_callback);
         pthread_mutex_unlock(&ev.lock);
     }
 

@@ -111,7 +111,10 @@ const char *guise_last_error(void);
  */
 int32_t guise_init(const char *state_dir, guise_log_fn log, void *user);
 
-/* Sets (or with NULL clears) the event callback. Calls to a replaced callback may still be running. */
+/*
+ * Sets (or with NULL clears) the event callback. May be called before guise_init and is kept
+ * across guise_shutdown. Calls to a replaced callback may still be running when this returns.
+ */
 int32_t guise_set_event_callback(guise_event_fn callback, void *user);
 
 /*

@@ -141,6 +141,26 @@ public partial class LibguiseTests
     }
 
     [Fact]
+    public async Task Guise_managed_stop_from_another_thread_makes_managed_main_return_ok()
+    {
+        using var dir = new TempDir();
+        var host = await NativeTools.CompileAsync(ManagedHostSource, dir);
+        using var process = ChildProcess.Start(host, [NativeTools.Library], new Dictionary<string, string>
+        {
+            // No TOR_PT_EXIT_ON_STDIN_CLOSE and a live parent: only guise_managed_stop can end it.
+            ["GUISE_TEST_ENV_TOR_PT_MANAGED_TRANSPORT_VER"] = "1",
+            ["GUISE_TEST_ENV_TOR_PT_STATE_LOCATION"] = Path.Combine(dir, "state"),
+            ["GUISE_TEST_ENV_TOR_PT_CLIENT_TRANSPORTS"] = "plain",
+            ["GUISE_TEST_STOP_AFTER_MS"] = "1500",
+        });
+
+        await process.WaitForLineAsync(l => l == "CMETHODS DONE", TimeSpan.FromSeconds(30), "CMETHODS DONE");
+        Assert.True(process.Process.WaitForExit(20_000), $"still running:\n{process.Transcript}");
+        Assert.Equal(0, process.Process.ExitCode);
+        Assert.Contains("guise_managed_stop ok", process.Transcript, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Managed_main_with_an_unsupported_version_writes_version_error_and_returns_a_config_status()
     {
         using var dir = new TempDir();
