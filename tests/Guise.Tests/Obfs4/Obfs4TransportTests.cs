@@ -150,6 +150,64 @@ public class Obfs4TransportTests
     }
 
     [Fact]
+    public async Task The_close_does_not_come_before_the_deadline_even_when_timers_fire_early()
+    {
+        // .NET timers run on a coarse clock and fire up to ~2 ms early against Stopwatch; this
+        // clock's timers fire at half their due time to make that visible.
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var state = new TempDirectory();
+        var context = new TransportContext(state.Path, new EarlyTimers(), NullPtLog.Instance);
+        var server = (Obfs4ServerFactory)new Obfs4Transport().CreateServerFactory(context, PtArgs.Empty);
+        server.HandshakeTimeout = TimeSpan.FromMilliseconds(300);
+        server.CloseDelay = TimeSpan.FromMilliseconds(300);
+        await using var pair = await LoopbackPair.CreateAsync();
+        var clock = Stopwatch.StartNew();
+        var accept = server.AcceptAsync(pair.Server, cts.Token).AsTask();
+
+        await pair.Client.WriteAsync(RandomNumberGenerator.GetBytes(Obfs4HandshakeLimits.MaxHandshakeLength), cts.Token);
+        var buf = new byte[64];
+        int n;
+        try
+        {
+            n = await pair.Client.ReadAsync(buf, cts.Token);
+        }
+        catch (IOException)
+        {
+            n = 0;
+        }
+        var elapsed = clock.Elapsed;
+        Assert.Equal(0, n);
+        Assert.True(elapsed >= TimeSpan.FromMilliseconds(600), $"closed after {elapsed.TotalMilliseconds:F0} ms, before timeout + delay (600 ms)");
+        await Assert.ThrowsAsync<PtException>(() => accept);
+    }
+
+    [Fact]
+    public async Task A_client_that_hangs_up_on_a_refused_handshake_is_not_held_until_the_deadline()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        var (server, state) = Server(0);
+        using var _ = state;
+        server.HandshakeTimeout = TimeSpan.FromMinutes(10);
+        server.CloseDelay = TimeSpan.Zero;
+        await using var pair = await LoopbackPair.CreateAsync();
+        var accept = server.AcceptAsync(pair.Server, cts.Token).AsTask();
+
+        await pair.Client.WriteAsync(RandomNumberGenerator.GetBytes(Obfs4HandshakeLimits.MaxHandshakeLength), cts.Token);
+        pair.Client.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+
+        // Finishes within the hang guard, long before the ten-minute deadline: the EOF ends the wait.
+        var e = await Assert.ThrowsAsync<PtException>(() => accept);
+        Assert.Equal(PtErrorKind.Handshake, e.Kind);
+    }
+
+    /// <summary>The system clock, but every timer fires at half its due time.</summary>
+    private sealed class EarlyTimers : TimeProvider
+    {
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            System.CreateTimer(callback, state, dueTime == Timeout.InfiniteTimeSpan ? dueTime : dueTime / 2, period);
+    }
+
+    [Fact]
     public async Task A_replayed_handshake_is_refused_silently_with_kind_replay()
     {
         using var cts = new CancellationTokenSource(HangGuard);
