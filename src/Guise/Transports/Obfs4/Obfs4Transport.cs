@@ -153,6 +153,8 @@ public sealed class Obfs4ServerFactory : IServerFactory
 
     private const int MaxCloseDelaySeconds = 60;
 
+    private static readonly TimeSpan MinimumTopUp = TimeSpan.FromMilliseconds(1);
+
     private readonly TransportContext _context;
     private readonly ReplayFilter _replay = new(ReplayTtl);
     private readonly WeightedDist _lenDist;
@@ -272,6 +274,16 @@ public sealed class Obfs4ServerFactory : IServerFactory
             finally
             {
                 ArrayPool<byte>.Shared.Return(sink);
+            }
+
+            // Timers run on a coarse clock and can fire a millisecond or two early; the promise is
+            // "not before the deadline", so wait out what the high-resolution clock says is left.
+            // (When the client hung up first, there is nothing to hold open.)
+            if (until.IsCancellationRequested)
+            {
+                TimeSpan left;
+                while ((left = HandshakeTimeout + CloseDelay - _context.Time.GetElapsedTime(start)) > TimeSpan.Zero)
+                    await Task.Delay(left < MinimumTopUp ? MinimumTopUp : left, _context.Time, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
