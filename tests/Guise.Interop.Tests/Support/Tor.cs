@@ -45,10 +45,19 @@ public static class Tor
         var path = Path.Combine(root, "bridge.torrc");
         await File.WriteAllTextAsync(path, torrc);
         var process = ChildProcess.Start(Peers.Tor, ["-f", path, "--ignore-missing-torrc"]);
-        await process.WaitForLineAsync(l => l.Contains($"Registered server transport '{transport}'", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(60), $"the bridge to register its '{transport}' transport");
-        var fingerprint = (await File.ReadAllTextAsync(Path.Combine(dataDirectory, "fingerprint"))).Trim().Split(' ')[1];
-        return new Bridge(process, dataDirectory, orPort, ptPort, fingerprint);
+        try
+        {
+            await process.WaitForLineAsync(l => l.Contains($"Registered server transport '{transport}'", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(60), $"the bridge to register its '{transport}' transport");
+            var fingerprint = (await File.ReadAllTextAsync(Path.Combine(dataDirectory, "fingerprint"))).Trim().Split(' ')[1];
+            return new Bridge(process, dataDirectory, orPort, ptPort, fingerprint);
+        }
+        catch
+        {
+            // The caller never gets the handle, so nobody else would stop this tor.
+            process.Dispose();
+            throw;
+        }
     }
 
     public sealed record Client(ChildProcess Process, int SocksPort, int ControlPort);
