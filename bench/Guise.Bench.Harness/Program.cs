@@ -42,7 +42,7 @@ internal static class Program
         var md = Path.Combine(options.OutputDirectory, "results.md");
         Report.WriteJson(results, json);
         var table = Report.Markdown(results);
-        await File.WriteAllTextAsync(md, table, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(md, table, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), cancellationToken).ConfigureAwait(false);
         await output.WriteLineAsync(table).ConfigureAwait(false);
         await output.WriteLineAsync($"wrote {json} and {md}").ConfigureAwait(false);
         return results.HasErrors ? 1 : 0;
