@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Guise.Bench.Harness;
 
@@ -20,12 +19,11 @@ public class BenchSmokeTests
         var output = Path.Combine(Path.GetTempPath(), "guise-bench-smoke-" + Guid.NewGuid().ToString("N")[..10]);
         try
         {
+            // A hang guard, not a timing: the quick run takes a few seconds.
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
             var log = new StringWriter();
-            var watch = Stopwatch.StartNew();
             var code = await Program.RunAsync(["--quick", "--guise", guise, "--out", output], TextWriter.Null, log, cts.Token);
             Assert.True(code == 0, $"harness exited {code}:\n{log}");
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"the quick run took {watch.Elapsed.TotalSeconds:F0} s:\n{log}");
 
             using var json = JsonDocument.Parse(await File.ReadAllBytesAsync(Path.Combine(output, "results.json"), cts.Token));
             var root = json.RootElement;
