@@ -258,5 +258,4 @@ internal static class HostCommands
             return e.Kind == PtErrorKind.Config ? 2 : 1;
         }
     }
-
 }

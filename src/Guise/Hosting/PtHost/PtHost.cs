@@ -205,10 +205,7 @@ public sealed class PtHost : IAsyncDisposable
             var child = _child!;
             var code = await WaitAsync(child.Exited).ConfigureAwait(false);
             if (_stop.IsCancellationRequested)
-            {
-                Finish(null);
-                return;
-            }
+                return; // StopAsync reports the exit and finishes.
             Current = null;
             Emit(new PtHostEvent.Exited(child.ProcessId, code, HostedChild.DescribeExit(code), Requested: false));
             await child.DisposeAsync().ConfigureAwait(false);
@@ -238,7 +235,6 @@ public sealed class PtHost : IAsyncDisposable
                 }
                 catch (Exception e) when (_stop.IsCancellationRequested && e is OperationCanceledException or PtException)
                 {
-                    Finish(null);
                     return;
                 }
                 catch (PtException e)
