@@ -46,6 +46,29 @@ public partial class WrapInteropTests
     }
 
     [Fact]
+    public async Task A_client_tor_reaches_the_bridge_through_an_ss_local_started_per_bridge_with_the_password_from_the_bridge_line()
+    {
+        using var dir = new TempDir();
+        var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        var ssPort = Peers.FreePort();
+        using var ssServer = ChildProcess.Start(PtHostPeers.SsServer, ["-v", "-s", "127.0.0.1", "-p", $"{ssPort}", "-k", password, "-m", "aes-256-gcm"]);
+        await PtHostPeers.WaitUntilAcceptingAsync(ssPort, HangGuard);
+
+        var bridge = await Tor.StartBridgeAsync(dir, "plain", Peers.Guise);
+        using var bridgeProcess = bridge.Process;
+        // No secret in the torrc's plugin line: {arg:password} comes from each Bridge line's args.
+        var plugin = $"{Peers.Guise} wrap --transport ss -- {PtHostPeers.SsLocal} -s 127.0.0.1 -p {ssPort} -k {{arg:password}} -m aes-256-gcm -b 127.0.0.1 -l {{socks_port}}";
+        var client = Tor.StartClient(dir, "ss", plugin, $"ss 127.0.0.1:{bridge.OrPort} {bridge.Fingerprint} password={password}");
+        using var clientProcess = client.Process;
+        await using var control = await ControlConnection.ConnectAsync(client.ControlPort, TimeSpan.FromSeconds(30));
+        await control.EnableNetworkAsync();
+
+        await client.Process.WaitForLineAsync(l => l.Contains("new bridge descriptor", StringComparison.Ordinal), Patience,
+            "the client tor to fetch the bridge descriptor through a per-bridge ss-local");
+        Assert.Contains($"connect to 127.0.0.1:{bridge.OrPort}", ssServer.Transcript, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task When_tor_closes_stdin_guise_wrap_stops_ss_local_within_two_seconds()
     {
         using var dir = new TempDir();

@@ -155,6 +155,44 @@ public class WrapProxyTests
     }
 
     [Fact]
+    public async Task Per_bridge_args_the_bridge_line_lacks_fail_that_connection_with_a_config_status()
+    {
+        using var dir = new FakePt("");
+        await using var run = Run.Start(ClientEnv(dir.State), o => o with { Program = "/bin/sleep", Arguments = ["{arg:password}", "{socks_port}"] });
+        var cmethod = await run.Output.WaitForAsync(l => l.StartsWith("CMETHOD ss socks5 127.0.0.1:", StringComparison.Ordinal), HangGuard);
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPEndPoint.Parse(cmethod.Split(' ')[3]));
+        var refused = await Assert.ThrowsAsync<Guise.Errors.PtException>(() =>
+            SocksClient.ConnectAsync(client.GetStream(), SocksVersion.Socks5, "192.0.2.7", 443, PtArgs.Empty, CancellationToken.None).AsTask().WaitAsync(HangGuard));
+        Assert.Equal(Guise.Errors.PtErrorKind.Proxy, refused.Kind);
+        var status = await run.Output.WaitForAsync(l => l.StartsWith("STATUS TRANSPORT=ss CONNECT=Failed", StringComparison.Ordinal), HangGuard);
+        Assert.Contains("ERROR=config", status, StringComparison.Ordinal);
+        Assert.Contains("the bridge line lacks password= (the wrapped command uses {arg:password})", status, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Per_bridge_args_with_a_fixed_socks_port_are_a_cmethod_error()
+    {
+        using var dir = new FakePt("");
+        await using var run = Run.Start(ClientEnv(dir.State), o => o with
+        {
+            Program = "/bin/sleep",
+            Socks = "127.0.0.1:1080",
+            Arguments = ["{arg:password}", "{socks_port}"],
+        });
+        Assert.Equal(WrapProxy.ExitNothingLaunched, await run.Task.WaitAsync(HangGuard));
+        Assert.Contains(run.Output.Lines, l => l.StartsWith("CMETHOD-ERROR ss with {arg:KEY} every bridge gets its own instance", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("INFO: [18388] connect to 192.0.2.5:9001", "INFO: [18388] connect to [scrubbed]")]
+    [InlineData("remote [2001:db8::1]:443 and 203.0.113.9", "remote [scrubbed] and [scrubbed]")]
+    [InlineData("listening at 127.0.0.1:11080", "listening at 127.0.0.1:11080")]
+    [InlineData("version 3.3.5 at 2026-11-27 00:18:54", "version 3.3.5 at 2026-11-27 00:18:54")]
+    public void Addresses_in_a_tools_log_lines_are_scrubbed_but_loopback_stays(string line, string expected) =>
+        Assert.Equal(expected, WrapProxy.ScrubAddresses(line));
+
+    [Fact]
     public async Task A_bad_environment_is_an_env_error()
     {
         await using var run = Run.Start(new Dictionary<string, string> { ["TOR_PT_MANAGED_TRANSPORT_VER"] = "1" }, o => o);

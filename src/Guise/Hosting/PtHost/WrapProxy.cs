@@ -58,7 +58,7 @@ public sealed record WrapOptions
 /// chose, wait until it listens, report SMETHOD. The tool's stderr becomes LOG lines; it is
 /// stopped when Tor closes stdin, signals, or dies.
 /// </summary>
-public static class WrapProxy
+public static partial class WrapProxy
 {
     public const int ExitOk = 0;
     public const int ExitConfigError = 1;
@@ -89,12 +89,13 @@ public static class WrapProxy
         var scrubber = new AddressScrubber(options.UnsafeLogging);
         var tools = new List<HostedChild>();
         var endpoints = new List<SocksClientEndpoint>();
+        var pools = new List<WrapToolPool>();
         try
         {
             var launched = 0;
             if (config.Client is { } client)
             {
-                var r = await StartClientAsync(config, client, options, output, log, scrubber, tools, endpoints).ConfigureAwait(false);
+                var r = await StartClientAsync(config, client, options, output, log, scrubber, tools, endpoints, pools).ConfigureAwait(false);
                 if (r < 0)
                     return ExitConfigError;
                 launched += r;
@@ -112,6 +113,8 @@ public static class WrapProxy
         {
             foreach (var e in endpoints)
                 await e.DisposeAsync().ConfigureAwait(false);
+            foreach (var p in pools)
+                await p.DisposeAsync().ConfigureAwait(false);
             // The tool does not speak pt-spec, so closing its stdin means nothing to it: SIGTERM at once.
             await Task.WhenAll(tools.Select(t => t.StopAsync(TimeSpan.Zero, options.TermGrace))).ConfigureAwait(false);
             foreach (var t in tools)
@@ -124,7 +127,7 @@ public static class WrapProxy
         : requested.Contains(only) || requested.Contains("*") ? [only] : [];
 
     private static async Task<int> StartClientAsync(ManagedConfig config, ClientConfig client, WrapOptions options, PtOutput output,
-        IPtLog log, AddressScrubber scrubber, List<HostedChild> tools, List<SocksClientEndpoint> endpoints)
+        IPtLog log, AddressScrubber scrubber, List<HostedChild> tools, List<SocksClientEndpoint> endpoints, List<WrapToolPool> pools)
     {
         var names = Names(client.Transports, options.Transport);
         var mentionsProxy = options.Arguments.Any(a => WrapTemplate.Mentions(a, "proxy"));
@@ -148,38 +151,26 @@ public static class WrapProxy
 
         try
         {
-            IPEndPoint socks;
-            if (options.Socks is { } s)
-                socks = HostPort.ParseIPEndPoint(s, "--socks");
-            else if (options.Program is not null)
-                socks = new IPEndPoint(IPAddress.Loopback, 0);
-            else
-                throw new PtException(PtErrorKind.Config, "attach mode (no command) needs --socks HOST:PORT");
-            if (socks.Port == 0)
+            var values = new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                if (options.Program is null)
-                    throw new PtException(PtErrorKind.Config, "attach mode needs the SOCKS port, not 0");
-                socks = new IPEndPoint(socks.Address, FreePort(socks.Address));
-            }
-
-            if (options.Program is { } program)
+                ["state"] = config.StateLocation,
+                ["transport"] = names[0],
+                ["proxy"] = config.Proxy ?? "",
+            };
+            Func<string, WrappedSocksTransport> transportFor;
+            if (options.Program is { } perBridge && WrapToolPool.Applies(options.Arguments))
             {
-                var values = new Dictionary<string, string>(StringComparer.Ordinal)
-                {
-                    ["socks"] = HostPort.Format(socks),
-                    ["socks_host"] = socks.Address.ToString(),
-                    ["socks_port"] = socks.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["state"] = config.StateLocation,
-                    ["transport"] = names[0],
-                    ["proxy"] = config.Proxy ?? "",
-                };
-                var tool = await StartToolAsync(program, options.Arguments.Select(a => WrapTemplate.Expand(a, values)).ToList(), options, log).ConfigureAwait(false);
-                tools.Add(tool);
-                await WaitUntilAcceptingAsync(socks, tool, options, "SOCKS port").ConfigureAwait(false);
+                if (options.Socks is { } fixedSocks && HostPort.ParseIPEndPoint(fixedSocks, "--socks").Port != 0)
+                    throw new PtException(PtErrorKind.Config, "with {arg:KEY} every bridge gets its own instance and port: drop --socks and pass {socks_port}");
+                WrapToolPool.Validate(options.Arguments, values);
+                var pool = new WrapToolPool(perBridge, options.Arguments, values, options, log);
+                pools.Add(pool);
+                transportFor = name => new WrappedSocksTransport(name, $"one {Path.GetFileName(perBridge)} per bridge", pool.ResolveAsync);
             }
             else
             {
-                await WaitUntilAcceptingAsync(socks, null, options, "SOCKS port").ConfigureAwait(false);
+                var socks = await StartOrAttachAsync(options, values, log, tools).ConfigureAwait(false);
+                transportFor = name => new WrappedSocksTransport(name, socks);
             }
 
             var context = new TransportContext(config.StateLocation, options.Time, log);
@@ -189,7 +180,7 @@ public static class WrapProxy
             {
                 try
                 {
-                    var endpoint = SocksClientEndpoint.Start(new WrappedSocksTransport(name, socks), context, new TcpDialer().DialAsync,
+                    var endpoint = SocksClientEndpoint.Start(transportFor(name), context, new TcpDialer().DialAsync,
                         new IPEndPoint(IPAddress.Loopback, 0), observer);
                     endpoints.Add(endpoint);
                     output.Cmethod(name, "socks5", endpoint.LocalEndPoint);
@@ -210,6 +201,40 @@ public static class WrapProxy
             output.CmethodsDone();
             return 0;
         }
+    }
+
+    /// <summary>Starts the one tool instance (or finds the running port in attach mode) and waits until it accepts.</summary>
+    private static async Task<IPEndPoint> StartOrAttachAsync(WrapOptions options, Dictionary<string, string> values, IPtLog log, List<HostedChild> tools)
+    {
+        IPEndPoint socks;
+        if (options.Socks is { } s)
+            socks = HostPort.ParseIPEndPoint(s, "--socks");
+        else if (options.Program is not null)
+            socks = new IPEndPoint(IPAddress.Loopback, 0);
+        else
+            throw new PtException(PtErrorKind.Config, "attach mode (no command) needs --socks HOST:PORT");
+        if (socks.Port == 0)
+        {
+            if (options.Program is null)
+                throw new PtException(PtErrorKind.Config, "attach mode needs the SOCKS port, not 0");
+            socks = new IPEndPoint(socks.Address, FreePort(socks.Address));
+        }
+        if (options.Program is not { } program)
+        {
+            await WaitUntilAcceptingAsync(socks, null, options, "SOCKS port").ConfigureAwait(false);
+            return socks;
+        }
+        var all = new Dictionary<string, string>(values, StringComparer.Ordinal)
+        {
+            ["socks"] = HostPort.Format(socks),
+            ["socks_host"] = socks.Address.ToString(),
+            ["socks_port"] = socks.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var argv = options.Arguments.Select(a => WrapTemplate.Expand(a, all)).ToList();
+        var tool = await StartToolAsync(program, argv, options, log).ConfigureAwait(false);
+        tools.Add(tool);
+        await WaitUntilAcceptingAsync(socks, tool, options, "SOCKS port").ConfigureAwait(false);
+        return socks;
     }
 
     private static async Task<int> StartServerAsync(ManagedConfig config, ServerConfig server, WrapOptions options, PtOutput output,
@@ -261,12 +286,12 @@ public static class WrapProxy
         return started;
     }
 
-    private static async Task<HostedChild> StartToolAsync(string program, IReadOnlyList<string> arguments, WrapOptions options, IPtLog log)
+    internal static async Task<HostedChild> StartToolAsync(string program, IReadOnlyList<string> arguments, WrapOptions options, IPtLog log)
     {
         var name = Path.GetFileName(program);
-        var tool = await HostedChild.StartAsync(program, arguments, new Dictionary<string, string>(), null, options.KillOnHostDeath,
-            line => log.Log(GuessSeverity(line), $"{name}: {line}"),
-            line => log.Log(GuessSeverity(line), $"{name}: {line}")).ConfigureAwait(false);
+        void Relay(string line) => log.Log(GuessSeverity(line), $"{name}: {(options.UnsafeLogging ? line : ScrubAddresses(line))}");
+        var tool = await HostedChild.StartAsync(program, arguments, new Dictionary<string, string>(), null, options.KillOnHostDeath, Relay, Relay)
+            .ConfigureAwait(false);
         log.Log(PtLogSeverity.Info, $"started {name} (pid {tool.ProcessId})");
         return tool;
     }
@@ -338,6 +363,24 @@ public static class WrapProxy
         return ExitOk;
     }
 
+    /// <summary>
+    /// Replaces IP addresses in a tool's own log line with <see cref="AddressScrubber.Placeholder"/>,
+    /// as Guise's own logs do, so bridge addresses do not reach Tor's log; loopback stays readable.
+    /// </summary>
+    public static string ScrubAddresses(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        return AddressLike().Replace(line, m =>
+        {
+            var host = m.Groups["v4"].Success ? m.Groups["v4"].Value : m.Groups["v6"].Value;
+            return IPAddress.TryParse(host, out var ip) && !IPAddress.IsLoopback(ip) ? AddressScrubber.Placeholder : m.Value;
+        });
+    }
+
+    // An IPv4 literal, or a bracketed IPv6 one, with an optional port.
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?<![\w.:])(?:(?<v4>\d{1,3}(?:\.\d{1,3}){3})|\[(?<v6>[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)\])(?::\d{1,5})?(?![\w.])")]
+    private static partial System.Text.RegularExpressions.Regex AddressLike();
+
     /// <summary>A severity for a line of a tool's own log format ("ERROR: ...", "[warn] ...").</summary>
     public static PtLogSeverity GuessSeverity(string line)
     {
@@ -354,7 +397,7 @@ public static class WrapProxy
         return PtLogSeverity.Notice;
     }
 
-    private static int FreePort(IPAddress address)
+    internal static int FreePort(IPAddress address)
     {
         using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(address, 0));
