@@ -71,7 +71,7 @@ public sealed class PtHost : IAsyncDisposable
         new BoundedChannelOptions(4096) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = false });
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private HostedChild? _child;
+    private volatile HostedChild? _child;
     private Task? _supervisor;
     private int _started;
 
@@ -202,13 +202,15 @@ public sealed class PtHost : IAsyncDisposable
         var readySince = _options.Time.GetTimestamp();
         while (true)
         {
-            var child = _child!;
+            if (_child is not { } child)
+                return; // StopAsync got there first.
             var code = await WaitAsync(child.Exited).ConfigureAwait(false);
             if (_stop.IsCancellationRequested)
                 return; // StopAsync reports the exit and finishes.
             Current = null;
             Emit(new PtHostEvent.Exited(child.ProcessId, code, HostedChild.DescribeExit(code), Requested: false));
             await child.DisposeAsync().ConfigureAwait(false);
+            _child = null;
             PtException reason = new(PtErrorKind.Internal, $"the PT {HostedChild.DescribeExit(code)} after start-up" +
                 (child.StderrTail is { Length: > 0 } tail ? $"; its last stderr: {tail}" : ""));
             if (_options.Time.GetElapsedTime(readySince) >= _options.Restart.StableAfter)

@@ -289,7 +289,12 @@ public static partial class WrapProxy
     internal static async Task<HostedChild> StartToolAsync(string program, IReadOnlyList<string> arguments, WrapOptions options, IPtLog log)
     {
         var name = Path.GetFileName(program);
-        void Relay(string line) => log.Log(GuessSeverity(line), $"{name}: {(options.UnsafeLogging ? line : ScrubAddresses(line))}");
+        void Relay(string line)
+        {
+            line = line.Trim();
+            if (line.Length > 0)
+                log.Log(GuessSeverity(line), $"{name}: {(options.UnsafeLogging ? line : ScrubAddresses(line))}");
+        }
         var tool = await HostedChild.StartAsync(program, arguments, new Dictionary<string, string>(), null, options.KillOnHostDeath, Relay, Relay)
             .ConfigureAwait(false);
         log.Log(PtLogSeverity.Info, $"started {name} (pid {tool.ProcessId})");
