@@ -26,7 +26,7 @@ public class FakePtHostTests
     public async Task A_pt_that_finishes_start_up_is_ready_with_its_methods_and_its_chatter_becomes_events()
     {
         using var pt = new FakePt($$"""
-            echo "LOG SEVERITY=info MESSAGE=\"state=$TOR_PT_STATE_LOCATION exit=$TOR_PT_EXIT_ON_STDIN_CLOSE ver=$TOR_PT_MANAGED_TRANSPORT_VER inherited=$TOR_PT_ORPORT\""
+            echo "LOG SEVERITY=info MESSAGE=\"state=$TOR_PT_STATE_LOCATION exit=$TOR_PT_EXIT_ON_STDIN_CLOSE ver=$TOR_PT_MANAGED_TRANSPORT_VER client=$TOR_PT_CLIENT_TRANSPORTS\""
             echo "VERSION 1"
             echo "hello world"
             echo "CMETHOD fake socks5 nowhere"
@@ -39,17 +39,7 @@ public class FakePtHostTests
             {{FakePt.WaitForStdinClose}}
             """);
         await using var host = Host(pt);
-        // A TOR_PT_* of our own must not reach the child.
-        Environment.SetEnvironmentVariable("TOR_PT_ORPORT", "127.0.0.1:1");
-        PtReady ready;
-        try
-        {
-            ready = await host.StartAsync().WaitAsync(HangGuard);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("TOR_PT_ORPORT", null);
-        }
+        var ready = await host.StartAsync().WaitAsync(HangGuard);
 
         Assert.Equal([new PtClientMethod("fake", "socks5", new HostPort("127.0.0.1", 1999))], ready.ClientMethods);
         Assert.Equal([new PtMethodError("other", false, "not here")], ready.Errors);
@@ -58,7 +48,7 @@ public class FakePtHostTests
         Assert.False(FakePt.IsAlive(ready.ProcessId));
 
         var events = await DrainAsync(host);
-        Assert.Contains(new PtHostEvent.Log(PtLogSeverity.Info, $"state={pt.State} exit=1 ver=1 inherited="), events);
+        Assert.Contains(new PtHostEvent.Log(PtLogSeverity.Info, $"state={pt.State} exit=1 ver=1 client=fake"), events);
         Assert.Contains(new PtHostEvent.UnknownLine("hello", "world"), events);
         Assert.Contains(events, e => e is PtHostEvent.MalformedLine { Line: "CMETHOD fake socks5 nowhere" });
         Assert.Contains(new PtHostEvent.Log(PtLogSeverity.Warning, "pt3 style"), events);
