@@ -22,6 +22,8 @@ internal static class Commands
         root.Subcommands.Add(Client());
         root.Subcommands.Add(Server());
         root.Subcommands.Add(Transports());
+        root.Subcommands.Add(HostCommands.Host());
+        root.Subcommands.Add(HostCommands.Wrap());
         return root;
     }
 
