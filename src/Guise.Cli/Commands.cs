@@ -167,7 +167,7 @@ internal static class Commands
     }
 
     /// <summary>Expected failures print one clear line and exit 1; only bugs get a stack trace.</summary>
-    private static async Task<int> Guarded(Func<Task<int>> action)
+    internal static async Task<int> Guarded(Func<Task<int>> action)
     {
         try
         {

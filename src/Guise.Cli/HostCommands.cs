@@ -31,7 +31,7 @@ internal static class HostCommands
         {
             client, server, orPort, bind, options, state, proxy, timeout, restarts, once, fingerprint, command,
         };
-        cmd.SetAction((parse, ct) => Guarded(async () =>
+        cmd.SetAction((parse, ct) => Commands.Guarded(async () =>
         {
             var argv = parse.GetValue(command)!;
             var stateDir = parse.GetValue(state) is { } s ? Path.GetFullPath(s) : Directory.CreateTempSubdirectory("guise-host-").FullName;
@@ -244,18 +244,5 @@ internal static class HostCommands
             args.Add(spec[(colon + 1)..eq], spec[(eq + 1)..]);
         }
         return result;
-    }
-
-    private static async Task<int> Guarded(Func<Task<int>> action)
-    {
-        try
-        {
-            return await action();
-        }
-        catch (PtException e)
-        {
-            await Console.Error.WriteLineAsync($"guise: {e.Message}");
-            return e.Kind == PtErrorKind.Config ? 2 : 1;
-        }
     }
 }

@@ -44,32 +44,8 @@ public static class ManagedProxy
     public static async Task<int> RunAsync(ManagedProxyOptions options, CancellationToken shutdown)
     {
         var output = new PtOutput(options.Output);
-        ManagedConfig config;
-        try
-        {
-            config = PtEnvironment.Parse(options.Environment);
-        }
-        catch (PtEnvironmentException e)
-        {
-            if (e.IsVersionError)
-            {
-                output.VersionError();
-            }
-            else if (e.Variable == PtEnvironment.Vars.Proxy)
-            {
-                // pt-spec: a proxy the PT cannot use is reported as PROXY-ERROR, after VERSION.
-                output.Version(PtEnvironment.SupportedVersion);
-                output.ProxyError(PtOutput.Sanitize(e.Message));
-            }
-            else
-            {
-                output.EnvError(PtOutput.Sanitize(e.Message));
-            }
+        if (ParseAndAnnounce(options.Environment, output) is not { } config)
             return ExitConfigError;
-        }
-
-        output.Version(config.Version);
-        output.ImplementationVersion(GuiseInfo.Implementation, GuiseInfo.Version);
         try
         {
             PtEnvironment.EnsureStateDirectory(config.StateLocation);
@@ -110,6 +86,41 @@ public static class ManagedProxy
             foreach (var r in running)
                 await r.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The start of every managed proxy's conversation with Tor: parse the environment; on
+    /// failure say why on the right line (VERSION-ERROR, PROXY-ERROR after VERSION, or ENV-ERROR)
+    /// and return null; on success write VERSION and our implementation STATUS line.
+    /// </summary>
+    internal static ManagedConfig? ParseAndAnnounce(IReadOnlyDictionary<string, string> environment, PtOutput output)
+    {
+        ManagedConfig config;
+        try
+        {
+            config = PtEnvironment.Parse(environment);
+        }
+        catch (PtEnvironmentException e)
+        {
+            if (e.IsVersionError)
+            {
+                output.VersionError();
+            }
+            else if (e.Variable == PtEnvironment.Vars.Proxy)
+            {
+                // pt-spec: a proxy the PT cannot use is reported as PROXY-ERROR, after VERSION.
+                output.Version(PtEnvironment.SupportedVersion);
+                output.ProxyError(PtOutput.Sanitize(e.Message));
+            }
+            else
+            {
+                output.EnvError(PtOutput.Sanitize(e.Message));
+            }
+            return null;
+        }
+        output.Version(config.Version);
+        output.ImplementationVersion(GuiseInfo.Implementation, GuiseInfo.Version);
+        return config;
     }
 
     private static int StartClients(ManagedConfig config, ClientConfig client, ManagedProxyOptions options, TransportContext context,

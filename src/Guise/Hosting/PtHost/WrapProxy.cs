@@ -69,21 +69,8 @@ public static partial class WrapProxy
     {
         ArgumentNullException.ThrowIfNull(options);
         var output = new PtOutput(options.Output);
-        ManagedConfig config;
-        try
-        {
-            config = PtEnvironment.Parse(options.Environment);
-        }
-        catch (PtEnvironmentException e)
-        {
-            if (e.IsVersionError)
-                output.VersionError();
-            else
-                output.EnvError(PtOutput.Sanitize(e.Message));
+        if (ManagedProxy.ParseAndAnnounce(options.Environment, output) is not { } config)
             return ExitConfigError;
-        }
-        output.Version(config.Version);
-        output.ImplementationVersion(GuiseInfo.Implementation, GuiseInfo.Version);
 
         var log = new FilteredLog(output, options.LogLevel);
         var scrubber = new AddressScrubber(options.UnsafeLogging);
