@@ -43,6 +43,7 @@ public static partial class ShutdownSignals
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "getppid")]
+    // The full soname: a bare "libc" makes the loader probe dozens of paths at start-up.
+    [LibraryImport("libc.so.6", EntryPoint = "getppid")]
     private static partial int GetParentProcessId();
 }

@@ -47,7 +47,10 @@ public static class DuplexRelay
 
     private static async Task<(long Bytes, Exception? Error, bool ReadFailed)> PumpAsync(Stream from, Stream to, CancellationTokenSource cts)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        // Sources that can wait for data without a buffer get one only while bytes are moving,
+        // so an idle connection holds no pooled memory (Kestrel and YARP do the same).
+        var waitsWithoutBuffer = from is System.Net.Sockets.NetworkStream or IZeroByteReadStream;
+        byte[]? buffer = null;
         long total = 0;
         var reading = true;
         try
@@ -55,6 +58,9 @@ public static class DuplexRelay
             while (true)
             {
                 reading = true;
+                if (waitsWithoutBuffer)
+                    await from.ReadAsync(Memory<byte>.Empty, cts.Token).ConfigureAwait(false);
+                buffer ??= ArrayPool<byte>.Shared.Rent(BufferSize);
                 var n = await from.ReadAsync(buffer.AsMemory(), cts.Token).ConfigureAwait(false);
                 if (n == 0)
                     break;
@@ -62,6 +68,11 @@ public static class DuplexRelay
                 await to.WriteAsync(buffer.AsMemory(0, n), cts.Token).ConfigureAwait(false);
                 await to.FlushAsync(cts.Token).ConfigureAwait(false);
                 total += n;
+                if (waitsWithoutBuffer)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
             HalfClose(to);
             return (total, null, false);
@@ -74,7 +85,8 @@ public static class DuplexRelay
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -98,6 +110,14 @@ public static class DuplexRelay
             // The peer is already gone; the read side will report it.
         }
     }
+}
+
+/// <summary>
+/// A stream whose zero-length ReadAsync waits until data (or EOF) is available, as a socket's
+/// does, instead of returning at once; callers use it to hold no buffer while idle.
+/// </summary>
+public interface IZeroByteReadStream
+{
 }
 
 /// <summary>A stream that can send EOF while staying readable (transports wrapping a socket).</summary>

@@ -10,7 +10,7 @@ namespace Guise.Transports.Obfs4;
 /// <see cref="Obfs4Codec"/>. One reader and one writer may run at the same time; the first
 /// failure is sticky (a broken frame stream cannot be resumed). Disposing it disposes the wire.
 /// </summary>
-public sealed class Obfs4Stream : Stream, IHalfCloseable
+public sealed class Obfs4Stream : Stream, IHalfCloseable, IZeroByteReadStream
 {
     private const int ReceiveBufferSize = Obfs4Wire.MaximumSegmentLength * 16;
     private const int PlainBufferSize = Obfs4Wire.MaxPacketPayloadLength * 16;
@@ -19,23 +19,29 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
     private readonly Stream _inner;
     private readonly Obfs4Codec _codec;
     private readonly TimeProvider _time;
+    // Receive-side buffers are rented only while bytes are buffered or a read is running on a
+    // non-socket stream: an idle tunnel waits on the socket with a zero-byte read and holds none,
+    // which is what keeps thousands of idle tunnels cheap. The send buffer lives for one write.
     private byte[]? _rx;
     private byte[]? _plain;
-    private byte[]? _tx;
-    private int _rxStart, _rxEnd, _plainStart, _plainEnd;
+    private int _rxStart, _rxEnd, _plainStart, _plainEnd, _plainUsed;
     private int _reading, _writing, _disposed;
     private volatile Exception? _failure;
+
+    /// <summary>For tests: whether receive buffers are currently rented.</summary>
+    internal bool HoldsReceiveBuffers => _rx is not null || _plain is not null;
 
     internal Obfs4Stream(Stream inner, Obfs4Codec codec, ReadOnlySpan<byte> alreadyReceived, TimeProvider time)
     {
         _inner = inner;
         _codec = codec;
         _time = time;
-        _rx = ArrayPool<byte>.Shared.Rent(Math.Max(ReceiveBufferSize, alreadyReceived.Length + Obfs4Wire.MaximumSegmentLength));
-        _plain = ArrayPool<byte>.Shared.Rent(PlainBufferSize);
-        _tx = ArrayPool<byte>.Shared.Rent(SendBufferSize);
-        alreadyReceived.CopyTo(_rx);
-        _rxEnd = alreadyReceived.Length;
+        if (alreadyReceived.Length > 0)
+        {
+            _rx = ArrayPool<byte>.Shared.Rent(Math.Max(ReceiveBufferSize, alreadyReceived.Length + Obfs4Wire.MaximumSegmentLength));
+            alreadyReceived.CopyTo(_rx);
+            _rxEnd = alreadyReceived.Length;
+        }
     }
 
     public override bool CanRead => _disposed == 0;
@@ -68,7 +74,21 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
         try
         {
             if (buffer.Length == 0)
+            {
+                // A zero-byte read waits for data without holding a buffer (see IZeroByteReadStream).
+                if (_plainEnd > _plainStart || _rxEnd > _rxStart || _inner is not NetworkStream)
+                    return 0;
+                ReleaseReceiveBuffers();
+                try
+                {
+                    await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    throw Fail(PtException.Wrap(e, "obfs4 read"));
+                }
                 return 0;
+            }
             while (true)
             {
                 if (_plainEnd > _plainStart)
@@ -82,9 +102,11 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
                 }
                 if (_rxEnd > _rxStart)
                 {
+                    _plain ??= ArrayPool<byte>.Shared.Rent(PlainBufferSize);
                     var status = _codec.Decode(_rx.AsSpan(_rxStart, _rxEnd - _rxStart), _plain, out var consumed, out var written, out var error);
                     _rxStart += consumed;
                     _plainEnd = written;
+                    _plainUsed = Math.Max(_plainUsed, written);
                     if (status == OperationStatus.InvalidData)
                         throw Fail(new PtException(PtErrorKind.PeerProtocol, "obfs4: " + error));
                     if (written > 0)
@@ -100,6 +122,12 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
                 int read;
                 try
                 {
+                    if (_rxEnd == 0 && _inner is NetworkStream)
+                    {
+                        ReleaseReceiveBuffers();
+                        await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                    }
+                    _rx ??= ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
                     read = await _inner.ReadAsync(_rx.AsMemory(_rxEnd), cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -126,24 +154,28 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
         ThrowIfFailedOrDisposed();
         if (Interlocked.Exchange(ref _writing, 1) != 0)
             throw new InvalidOperationException("obfs4: concurrent writes are not supported");
+        var tx = ArrayPool<byte>.Shared.Rent(SendBufferSize);
+        var used = 0;
         try
         {
             while (buffer.Length > 0)
             {
                 var slice = buffer[..Math.Min(buffer.Length, Obfs4Codec.MaxBurstPayload)];
                 buffer = buffer[slice.Length..];
-                var pending = _codec.EncodeBurst(slice.Span, _tx);
+                var pending = _codec.EncodeBurst(slice.Span, tx);
+                used = Math.Max(used, pending);
                 if (_codec.IatMode == Obfs4IatMode.None)
                 {
-                    await _inner.WriteAsync(_tx.AsMemory(0, pending), cancellationToken).ConfigureAwait(false);
+                    await _inner.WriteAsync(tx.AsMemory(0, pending), cancellationToken).ConfigureAwait(false);
                     continue;
                 }
                 var offset = 0;
                 while (pending > 0)
                 {
-                    var take = _codec.NextIatWrite(_tx.AsSpan(offset), pending, out var appended, out var delay);
+                    var take = _codec.NextIatWrite(tx.AsSpan(offset), pending, out var appended, out var delay);
                     pending += appended;
-                    await _inner.WriteAsync(_tx.AsMemory(offset, take), cancellationToken).ConfigureAwait(false);
+                    used = Math.Max(used, offset + pending);
+                    await _inner.WriteAsync(tx.AsMemory(offset, take), cancellationToken).ConfigureAwait(false);
                     offset += take;
                     pending -= take;
                     if (delay > TimeSpan.Zero)
@@ -158,6 +190,9 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
         }
         finally
         {
+            // Only the part this write touched can hold anything worth wiping.
+            tx.AsSpan(0, Math.Min(used, tx.Length)).Clear();
+            ArrayPool<byte>.Shared.Return(tx);
             Volatile.Write(ref _writing, 0);
         }
     }
@@ -211,22 +246,26 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
         GC.SuppressFinalize(this);
     }
 
-    // A read or write still running on another thread may touch the buffers: leave those to the GC.
+    // A read still running on another thread may touch the buffers: leave those to the GC.
     private void ReturnBuffers()
     {
         if (Volatile.Read(ref _reading) == 0)
-        {
-            ReturnAndClear(ref _rx);
-            ReturnAndClear(ref _plain);
-        }
-        if (Volatile.Read(ref _writing) == 0)
-            ReturnAndClear(ref _tx);
+            ReleaseReceiveBuffers();
     }
 
-    private static void ReturnAndClear(ref byte[]? buffer)
+    /// <summary>Returns the (empty) receive buffers; plaintext that passed through is wiped first.</summary>
+    private void ReleaseReceiveBuffers()
     {
-        var b = Interlocked.Exchange(ref buffer, null);
-        if (b is not null)
-            ArrayPool<byte>.Shared.Return(b, clearArray: true);
+        var rx = Interlocked.Exchange(ref _rx, null);
+        if (rx is not null)
+            ArrayPool<byte>.Shared.Return(rx);
+        var plain = Interlocked.Exchange(ref _plain, null);
+        if (plain is not null)
+        {
+            plain.AsSpan(0, _plainUsed).Clear();
+            ArrayPool<byte>.Shared.Return(plain);
+        }
+        _plainUsed = 0;
+        _rxStart = _rxEnd = _plainStart = _plainEnd = 0;
     }
 }
