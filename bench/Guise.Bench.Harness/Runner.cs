@@ -152,13 +152,17 @@ internal static class Runner
         log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {figure.Title}: {value.ToString(figure.Format, CultureInfo.InvariantCulture)} {figure.Unit}"));
     }
 
-    /// <summary>Size on disk; for guise also the native libraries beside it, which ship with it (libsodium).</summary>
+    /// <summary>
+    /// Size on disk; for guise also the native libraries it loads (libsodium). libguise.so sits
+    /// in the same folder but is the embedding library, a separate artifact: it is not counted.
+    /// </summary>
     private static BinaryInfo Describe(Implementation impl, TimeSpan patience)
     {
         var size = new FileInfo(impl.Path).Length;
         var shipped = new List<string> { impl.Path };
         if (impl.IsGuise)
-            shipped.AddRange(Directory.EnumerateFiles(Path.GetDirectoryName(impl.Path)!, "*.so*").Order(StringComparer.Ordinal));
+            shipped.AddRange(Directory.EnumerateFiles(Path.GetDirectoryName(impl.Path)!, "*.so*")
+                .Where(f => !Path.GetFileName(f).StartsWith("libguise", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
         return new BinaryInfo(impl.Name, impl.Path, Version(impl, patience), size,
             shipped.Sum(f => new FileInfo(f).Length), shipped.Select(Path.GetFileName).ToList()!);
     }
