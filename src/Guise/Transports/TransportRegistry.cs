@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Guise.Errors;
+using Guise.Transports.Marionette;
 using Guise.Transports.Obfs4;
 using Guise.Transports.Plain;
 
@@ -27,7 +28,7 @@ public sealed class TransportRegistry
     }
 
     /// <summary>Every transport Guise ships, in a stable order (the default first).</summary>
-    public static TransportRegistry Default { get; } = new([new Obfs4Transport(), new PlainTransport()]);
+    public static TransportRegistry Default { get; } = new([new Obfs4Transport(), new MarionetteTransport(), new PlainTransport()]);
 
     /// <summary>The transport <c>guise demo</c> and unmanaged modes use when none is named.</summary>
     public string DefaultName => All[0].Name;

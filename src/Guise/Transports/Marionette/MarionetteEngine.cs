@@ -1,0 +1,403 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Guise.Errors;
+using Guise.Primitives.Fte;
+
+namespace Guise.Transports.Marionette;
+
+/// <summary>
+/// Runs a format's automaton on one wire for one party, moving cells between the wire and two
+/// pipes (application → wire, wire → application). One task owns the wire; it never reads and
+/// writes at the same time, because the format decides whose turn it is.
+/// </summary>
+/// <remarks>
+/// When it is our turn to send and the application has nothing, the engine waits for data up to
+/// a hold time that doubles with each idle exchange (1 ms … 512 ms) and sends a cell with no
+/// payload when it runs out: an idle tunnel costs about two messages a second.
+/// </remarks>
+internal sealed class MarionetteEngine
+{
+    public const uint StreamId = 1;
+    private const int MaxBuffered = HttpTemplate.MaxHeaderBytes + HttpTemplate.MaxBodyBytes + 64;
+
+    private readonly Stream _wire;
+    private readonly MarionetteFormat _format;
+    private readonly MarParty _me;
+    private readonly RecordCipher _send;
+    private readonly RecordCipher _receive;
+    private readonly Random _rng;
+    private readonly TimeProvider _time;
+    private readonly string _host;
+    private readonly Pipe _toApp = new(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
+    private readonly Pipe _fromApp = new(new PipeOptions(pauseWriterThreshold: 256 * 1024, resumeWriterThreshold: 128 * 1024, useSynchronizationContext: false));
+    private readonly TaskCompletionSource _firstMessage = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private byte[] _rx = new byte[64 * 1024];
+    private int _rxStart, _rxEnd;
+    private uint _sendSeq, _receiveSeq;
+    private int _idleRounds;
+    private bool _finSent, _finReceived;
+
+    public MarionetteEngine(Stream wire, MarionetteFormat format, MarParty me, ReadOnlySpan<byte> secret, TimeProvider time, string host, Random? rng = null)
+    {
+        _wire = wire;
+        _format = format;
+        _me = me;
+        var c2s = RecordCipher.DeriveKey(secret, "c2s");
+        var s2c = RecordCipher.DeriveKey(secret, "s2c");
+        _send = new RecordCipher(me == MarParty.Client ? c2s : s2c);
+        _receive = new RecordCipher(me == MarParty.Client ? s2c : c2s);
+        _rng = rng ?? new Random(System.Security.Cryptography.RandomNumberGenerator.GetInt32(int.MaxValue));
+        _time = time;
+        _host = host;
+    }
+
+    public PipeReader AppReader => _toApp.Reader;
+    public PipeWriter AppWriter => _fromApp.Writer;
+
+    /// <summary>Completes when the first authentic message from the peer arrived; faults if the peer is not one of us.</summary>
+    public Task FirstMessage => _firstMessage.Task;
+
+    /// <summary>Wire bytes sent and payload bytes sent, for overhead figures.</summary>
+    public long WireBytesSent { get; private set; }
+    public long PayloadBytesSent { get; private set; }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        Exception? failure = null;
+        try
+        {
+            var state = "start";
+            while (!ct.IsCancellationRequested)
+            {
+                if (state == "end")
+                    state = "start";
+                var edge = await ChooseAndRunAsync(state, ct).ConfigureAwait(false);
+                state = edge.Destination;
+                if (_finSent && _finReceived)
+                    break;
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            failure = new PtException(PtErrorKind.Cancelled, "marionette: the connection was closed");
+        }
+        catch (Exception e)
+        {
+            failure = e is PtException ? e : PtException.Wrap(e, "marionette");
+        }
+        finally
+        {
+            _firstMessage.TrySetException(failure ?? new PtException(PtErrorKind.Eof, "marionette: the connection ended"));
+            await _toApp.Writer.CompleteAsync(_finReceived ? null : failure).ConfigureAwait(false);
+            await _fromApp.Reader.CompleteAsync(failure).ConfigureAwait(false);
+            _send.Dispose();
+            _receive.Dispose();
+        }
+    }
+
+    private async Task<MarEdge> ChooseAndRunAsync(string state, CancellationToken ct)
+    {
+        var all = _format.Outgoing(state);
+        var normal = all.Where(e => !e.IsError).ToList();
+        var error = all.FirstOrDefault(e => e.IsError);
+        MarEdge chosen;
+        var skipFirst = false;
+        if (normal.Count == 1)
+        {
+            chosen = normal[0];
+        }
+        else if (normal[0].Block.Messages[0].Sender == _me)
+        {
+            chosen = Sample(normal, _rng.NextDouble());
+        }
+        else
+        {
+            (chosen, var cell) = await DetectAsync(normal, error, ct).ConfigureAwait(false);
+            await DeliverAsync(cell, ct).ConfigureAwait(false);
+            skipFirst = true;
+        }
+        var messages = chosen.Block.Messages;
+        for (var i = skipFirst ? 1 : 0; i < messages.Count; i++)
+        {
+            var m = messages[i];
+            if (m.Sender == _me)
+            {
+                await SendAsync(m, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                var (_, cell) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == 0 ? error : null, ct).ConfigureAwait(false);
+                await DeliverAsync(cell, ct).ConfigureAwait(false);
+            }
+        }
+        return chosen;
+    }
+
+    /// <summary>Picks an edge with the declared probabilities; <paramref name="u"/> is uniform in [0, 1).</summary>
+    internal static MarEdge Sample(IReadOnlyList<MarEdge> edges, double u)
+    {
+        var acc = 0.0;
+        foreach (var e in edges)
+        {
+            acc += e.Probability;
+            if (u < acc)
+                return e;
+        }
+        return edges[^1];
+    }
+
+    private async Task SendAsync(MarMessage m, CancellationToken ct)
+    {
+        byte[] wire;
+        switch (m)
+        {
+            case LiteralMessage lit:
+                wire = lit.Bytes;
+                break;
+            case FteMessage fte:
+                {
+                    var cellLength = fte.CellLength;
+                    var (cell, payloadLength) = await NextCellAsync(cellLength - MarionetteCell.HeaderLength, ct).ConfigureAwait(false);
+                    var plain = new byte[cellLength];
+                    cell.Write(plain);
+                    wire = new byte[fte.CovertextLength];
+                    new FteCipher(fte.Ranker, _send).Encrypt(plain, [], wire);
+                    PayloadBytesSent += payloadLength;
+                    break;
+                }
+            case TemplateMessage tg:
+                {
+                    var max = tg.Template.MaxRecord - RecordCipher.Overhead - MarionetteCell.HeaderLength;
+                    var (cell, payloadLength) = await NextCellAsync(max, ct).ConfigureAwait(false);
+                    // Random padding hides the exact payload length (up to 255 bytes, never past the record limit).
+                    var padding = Math.Min(_rng.Next(0, 256), max - payloadLength);
+                    var plain = new byte[MarionetteCell.HeaderLength + payloadLength + padding];
+                    cell.Write(plain);
+                    var record = new byte[plain.Length + RecordCipher.Overhead];
+                    _send.Seal(plain, [], record);
+                    wire = tg.Template.Encode(record, _host, _rng, _time.GetUtcNow());
+                    PayloadBytesSent += payloadLength;
+                    break;
+                }
+            default:
+                throw new InvalidOperationException("unknown message kind");
+        }
+        await _wire.WriteAsync(wire, ct).ConfigureAwait(false);
+        await _wire.FlushAsync(ct).ConfigureAwait(false);
+        WireBytesSent += wire.Length;
+    }
+
+    private async Task<(MarionetteCell Cell, int PayloadLength)> NextCellAsync(int maxPayload, CancellationToken ct)
+    {
+        var reader = _fromApp.Reader;
+        byte[] payload = [];
+        var fin = false;
+        if (!_finSent)
+        {
+            if (!reader.TryRead(out var result))
+            {
+                var hold = TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9));
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(hold);
+                try
+                {
+                    result = await reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    result = default;
+                    if (!reader.TryRead(out result))
+                        result = default;
+                }
+            }
+            if (result.Buffer.Length > 0 || result.IsCompleted)
+            {
+                var take = (int)Math.Min(result.Buffer.Length, maxPayload);
+                payload = result.Buffer.Slice(0, take).ToArray();
+                fin = result.IsCompleted && take == result.Buffer.Length;
+                reader.AdvanceTo(result.Buffer.GetPosition(take));
+            }
+        }
+        if (payload.Length > 0)
+            _idleRounds = 0;
+        else
+            _idleRounds++;
+        if (fin)
+            _finSent = true;
+        var cell = new MarionetteCell(fin ? MarionetteCell.FinFlag : (byte)0, StreamId, _sendSeq++, payload);
+        return (cell, payload.Length);
+    }
+
+    private async Task DeliverAsync(MarionetteCell cell, CancellationToken ct)
+    {
+        if (cell.Sequence != _receiveSeq++)
+            throw new PtException(PtErrorKind.PeerProtocol, $"marionette: cell {cell.Sequence} out of order (expected {_receiveSeq - 1})");
+        if (cell.StreamId != StreamId)
+            throw new PtException(PtErrorKind.PeerProtocol, $"marionette: unknown stream {cell.StreamId}");
+        if (cell.Payload.Length > 0)
+        {
+            _idleRounds = 0;
+            if (_finReceived)
+                throw new PtException(PtErrorKind.PeerProtocol, "marionette: payload after FIN");
+            await _toApp.Writer.WriteAsync(cell.Payload, ct).ConfigureAwait(false);
+        }
+        if (cell.IsFin && !_finReceived)
+        {
+            _finReceived = true;
+            await _toApp.Writer.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Reads until one candidate's first message decodes and authenticates. With no candidate left
+    /// it takes the error transition (decoy answer) and fails.
+    /// </summary>
+    private async Task<(MarEdge Edge, MarionetteCell Cell)> DetectAsync(List<MarEdge> candidates, MarEdge? error, CancellationToken ct)
+    {
+        while (true)
+        {
+            var input = _rx.AsMemory(_rxStart, _rxEnd - _rxStart);
+            var pending = false;
+            string? reason = null;
+            foreach (var edge in candidates)
+            {
+                var status = TryDecode(edge.Block.Messages[0], input, out var consumed, out var cell, out var why);
+                if (status == OperationStatus.Done)
+                {
+                    _rxStart += consumed;
+                    _firstMessage.TrySetResult();
+                    return (edge, cell);
+                }
+                if (status == OperationStatus.NeedMoreData)
+                    pending = true;
+                else
+                    reason ??= why;
+            }
+            if (!pending)
+            {
+                if (error is not null)
+                    await RunErrorBlockAsync(error, ct).ConfigureAwait(false);
+                var kind = _firstMessage.Task.IsCompleted ? PtErrorKind.PeerProtocol : PtErrorKind.Handshake;
+                throw new PtException(kind, "marionette: the peer's message fits no transition of the format" + (reason is null ? "" : $" ({reason})"));
+            }
+            await ReadMoreAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadMoreAsync(CancellationToken ct)
+    {
+        if (_rxStart > 0)
+        {
+            _rx.AsSpan(_rxStart, _rxEnd - _rxStart).CopyTo(_rx);
+            _rxEnd -= _rxStart;
+            _rxStart = 0;
+        }
+        if (_rxEnd == _rx.Length)
+        {
+            if (_rx.Length >= MaxBuffered)
+                throw new PtException(PtErrorKind.PeerProtocol, "marionette: message too long");
+            Array.Resize(ref _rx, Math.Min(MaxBuffered, _rx.Length * 2));
+        }
+        var n = await _wire.ReadAsync(_rx.AsMemory(_rxEnd), ct).ConfigureAwait(false);
+        if (n == 0)
+            throw new PtException(PtErrorKind.Eof, "marionette: the peer closed the connection");
+        _rxEnd += n;
+    }
+
+    private OperationStatus TryDecode(MarMessage m, ReadOnlyMemory<byte> input, out int consumed, out MarionetteCell cell, out string? why)
+    {
+        consumed = 0;
+        cell = default;
+        why = null;
+        byte[] plain;
+        switch (m)
+        {
+            case LiteralMessage lit:
+                {
+                    var n = Math.Min(lit.Bytes.Length, input.Length);
+                    if (!input.Span[..n].SequenceEqual(lit.Bytes.AsSpan(0, n)))
+                    {
+                        why = "literal mismatch";
+                        return OperationStatus.InvalidData;
+                    }
+                    if (n < lit.Bytes.Length)
+                        return OperationStatus.NeedMoreData;
+                    consumed = n;
+                    cell = new MarionetteCell(0, StreamId, _receiveSeq, ReadOnlyMemory<byte>.Empty);
+                    return OperationStatus.Done;
+                }
+            case FteMessage fte:
+                {
+                    if (input.Length < fte.CovertextLength)
+                        return OperationStatus.NeedMoreData;
+                    plain = new byte[fte.CellLength];
+                    if (!new FteCipher(fte.Ranker, _receive).TryDecrypt(input.Span[..fte.CovertextLength], [], plain))
+                    {
+                        why = "FTE covertext did not rank or authenticate";
+                        return OperationStatus.InvalidData;
+                    }
+                    consumed = fte.CovertextLength;
+                    break;
+                }
+            case TemplateMessage tg:
+                {
+                    var status = tg.Template.TryDecode(input.Span, out var used, out var record);
+                    if (status != OperationStatus.Done)
+                    {
+                        why = status == OperationStatus.InvalidData ? $"not a {tg.Template.Name}" : null;
+                        return status;
+                    }
+                    if (record!.Length < RecordCipher.Overhead + MarionetteCell.HeaderLength)
+                    {
+                        why = "record too short";
+                        return OperationStatus.InvalidData;
+                    }
+                    plain = new byte[record.Length - RecordCipher.Overhead];
+                    if (!_receive.TryOpen(record, [], plain))
+                    {
+                        why = "record did not authenticate";
+                        return OperationStatus.InvalidData;
+                    }
+                    consumed = used;
+                    break;
+                }
+            default:
+                throw new InvalidOperationException("unknown message kind");
+        }
+        if (!MarionetteCell.TryRead(plain, out cell, out var error))
+            throw new PtException(PtErrorKind.PeerProtocol, "marionette: " + error);
+        return OperationStatus.Done;
+    }
+
+    private async Task RunErrorBlockAsync(MarEdge error, CancellationToken ct)
+    {
+        var incoming = Encoding.Latin1.GetString(_rx, _rxStart, _rxEnd - _rxStart);
+        foreach (var m in error.Block.Messages)
+        {
+            if (m.Sender != _me || m is not LiteralMessage lit)
+                continue;
+            bool matches;
+            try
+            {
+                matches = lit.Guard?.IsMatch(incoming) ?? true;
+            }
+            catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
+            {
+                matches = false;
+            }
+            if (!matches)
+                continue;
+            try
+            {
+                await _wire.WriteAsync(lit.Bytes, ct).ConfigureAwait(false);
+                await _wire.FlushAsync(ct).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                // The prober left; nothing to answer.
+            }
+            break; // guarded alternatives: the first that matches answers
+        }
+    }
+}

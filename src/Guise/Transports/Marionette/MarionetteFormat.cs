@@ -1,0 +1,284 @@
+using System.Buffers;
+using System.Text;
+using System.Text.RegularExpressions;
+using Guise.Primitives.Fte;
+
+namespace Guise.Transports.Marionette;
+
+/// <summary>One message in an action block, seen from both sides: who sends it and how it is encoded.</summary>
+public abstract class MarMessage(MarParty sender, MarPosition position)
+{
+    public MarParty Sender { get; } = sender;
+    public MarPosition Position { get; } = position;
+}
+
+/// <summary><c>fte.send(regex, length)</c>: one cell, AEAD-sealed, unranked into the regex's strings of exactly <c>length</c> bytes.</summary>
+public sealed class FteMessage(MarParty sender, MarPosition position, string regex, FteRanker ranker) : MarMessage(sender, position)
+{
+    public string Regex { get; } = regex;
+    public FteRanker Ranker { get; } = ranker;
+    public int CovertextLength => Ranker.Length;
+    public int CellLength => Ranker.CapacityBytes - RecordCipher.Overhead;
+}
+
+/// <summary><c>tg.send(grammar)</c>: one cell, sealed, inside a whole HTTP message.</summary>
+public sealed class TemplateMessage(MarParty sender, MarPosition position, HttpTemplate template) : MarMessage(sender, position)
+{
+    public HttpTemplate Template { get; } = template;
+}
+
+/// <summary><c>io.puts(text)</c>: literal bytes (receiver: <c>io.gets</c> expects exactly these).</summary>
+public sealed class LiteralMessage(MarParty sender, MarPosition position, byte[] bytes, Regex? guard) : MarMessage(sender, position)
+{
+    public byte[] Bytes { get; } = bytes;
+    public Regex? Guard { get; } = guard;
+}
+
+public sealed record MarBlock(string? Name, IReadOnlyList<MarMessage> Messages);
+
+public sealed record MarEdge(string Source, string Destination, MarBlock Block, double Probability, bool IsError, MarPosition Position);
+
+/// <summary>
+/// A validated, compiled format: the probabilistic automaton and its messages. Semantics (see the
+/// README section "Marionette: programmable formats"):
+/// <list type="bullet">
+/// <item>The automaton runs on one TCP connection; reaching <c>end</c> starts again at <c>start</c>.</item>
+/// <item>At a state with several transitions, the sender of each block's first message chooses
+/// (with the declared probabilities); the receiver finds out which one by decoding the message with
+/// each candidate. So all choices at a state must start with a message from the same party.</item>
+/// <item>An <c>error</c> transition is taken by a receiver when no candidate decodes (a prober, a
+/// wrong key): it sends the block's <c>io.puts</c> whose <c>regex_match_incoming</c> guard matches,
+/// then closes.</item>
+/// <item><c>fte.send_async</c>/<c>recv_async</c> behave as <c>send</c>/<c>recv</c>; <c>model.sleep</c>
+/// and <c>model.spawn</c> parse but are refused at load: this engine does not run them yet.</item>
+/// </list>
+/// </summary>
+public sealed class MarionetteFormat
+{
+    public const int CellHeaderLength = MarionetteCell.HeaderLength;
+    public const int MaxFteLength = 8192;
+
+    private readonly Dictionary<string, List<MarEdge>> _out;
+
+    private MarionetteFormat(string name, MarDocument doc, Dictionary<string, List<MarEdge>> edges)
+    {
+        Name = name;
+        Document = doc;
+        _out = edges;
+    }
+
+    public string Name { get; }
+
+    public MarDocument Document { get; }
+
+    /// <summary>Transitions leaving <paramref name="state"/> (error ones last).</summary>
+    public IReadOnlyList<MarEdge> Outgoing(string state) => _out.TryGetValue(state, out var l) ? l : [];
+
+    public static IReadOnlyList<string> BuiltInNames { get; } = ["http_get", "http_post", "irc_lines"];
+
+    public static string BuiltInText(string name)
+    {
+        var asm = typeof(MarionetteFormat).Assembly;
+        using var s = asm.GetManifestResourceStream($"Guise.Transports.Marionette.Formats.{name}.mar")
+            ?? throw new ArgumentException($"no built-in format '{name}'", nameof(name));
+        using var r = new StreamReader(s, Encoding.UTF8);
+        return r.ReadToEnd();
+    }
+
+    private static readonly Dictionary<string, MarionetteFormat> BuiltInCache = new(StringComparer.Ordinal);
+
+    /// <summary>A built-in name (<see cref="BuiltInNames"/>) or a path to a .mar file.</summary>
+    public static MarionetteFormat Resolve(string nameOrPath)
+    {
+        if (BuiltInNames.Contains(nameOrPath))
+        {
+            lock (BuiltInCache)
+            {
+                if (!BuiltInCache.TryGetValue(nameOrPath, out var f))
+                    BuiltInCache[nameOrPath] = f = Load(BuiltInText(nameOrPath), nameOrPath + ".mar", nameOrPath);
+                return f;
+            }
+        }
+        if (!File.Exists(nameOrPath))
+            throw new Errors.PtException(Errors.PtErrorKind.Config,
+                $"marionette: no built-in format or file '{nameOrPath}' (built-ins: {string.Join(", ", BuiltInNames)})");
+        return Load(File.ReadAllText(nameOrPath), nameOrPath, Path.GetFileNameWithoutExtension(nameOrPath));
+    }
+
+    /// <summary>Parses and validates; throws <see cref="MarFormatException"/> with file:line:column.</summary>
+    public static MarionetteFormat Load(string text, string file, string? name = null)
+    {
+        var doc = MarParser.Parse(text, file);
+        var blocks = new Dictionary<string, MarBlock>(StringComparer.Ordinal);
+        foreach (var (blockName, block) in doc.Actions)
+            blocks[blockName] = new MarBlock(blockName, [.. block.Lines.Select(Compile)]);
+
+        var edges = new Dictionary<string, List<MarEdge>>(StringComparer.Ordinal);
+        foreach (var t in doc.Transitions)
+        {
+            MarBlock block;
+            if (t.Action is null)
+                block = new MarBlock(null, []);
+            else if (!blocks.TryGetValue(t.Action, out block!))
+                throw new MarFormatException(t.Position, $"transition uses action '{t.Action}', which is not defined");
+            if (!edges.TryGetValue(t.Source, out var list))
+                edges[t.Source] = list = [];
+            list.Add(new MarEdge(t.Source, t.Destination, block, t.Probability, t.IsError, t.Position));
+        }
+        if (!edges.ContainsKey("start"))
+            throw new MarFormatException(doc.Position, "no transition leaves 'start'");
+        foreach (var (state, list) in edges)
+        {
+            var normal = list.Where(e => !e.IsError).ToList();
+            var errors = list.Where(e => e.IsError).ToList();
+            if (errors.Count > 1)
+                throw new MarFormatException(errors[1].Position, $"state '{state}' has more than one error transition");
+            if (normal.Count == 0)
+                throw new MarFormatException(list[0].Position, $"state '{state}' has only an error transition");
+            var sum = normal.Sum(e => e.Probability);
+            if (Math.Abs(sum - 1) > 1e-6)
+                throw new MarFormatException(normal[0].Position, $"probabilities leaving '{state}' sum to {sum:R}, not 1");
+            if (normal.Count > 1)
+            {
+                foreach (var e in normal)
+                {
+                    if (e.Block.Messages.Count == 0)
+                        throw new MarFormatException(e.Position, $"state '{state}' has a choice, so every transition from it needs a message (found NULL or an empty action)");
+                    if (e.Block.Messages[0].Sender != normal[0].Block.Messages[0].Sender)
+                        throw new MarFormatException(e.Position, $"the choices at '{state}' must all start with a message from the same party");
+                    if (e.Block.Messages[0] is LiteralMessage)
+                        throw new MarFormatException(e.Position, "a choice cannot start with io.puts (the receiver could not tell the choices apart reliably)");
+                }
+            }
+            foreach (var e in list)
+            {
+                if (e.Destination != "end" && !edges.ContainsKey(e.Destination) && !e.IsError)
+                    throw new MarFormatException(e.Position, $"state '{e.Destination}' has no outgoing transitions (use 'end')");
+                foreach (var m in e.Block.Messages)
+                {
+                    if (m is LiteralMessage { Guard: not null } && !e.IsError)
+                        throw new MarFormatException(m.Position, "regex_match_incoming guards are supported in error transitions only");
+                }
+            }
+        }
+        return new MarionetteFormat(name ?? Path.GetFileNameWithoutExtension(file), doc, edges);
+    }
+
+    private static MarMessage Compile(MarActionLine line)
+    {
+        var (sender, verb) = line.Method switch
+        {
+            "send" or "send_async" or "puts" => (line.Party, "send"),
+            "recv" or "recv_async" or "gets" => (line.Party == MarParty.Client ? MarParty.Server : MarParty.Client, "recv"),
+            "sleep" or "spawn" when line.Module == "model" => throw new MarFormatException(line.Position, $"{line.Name} is parsed but not supported by this engine yet"),
+            _ => throw new MarFormatException(line.Position, $"unknown action {line.Name}"),
+        };
+        switch (line.Module)
+        {
+            case "fte":
+                {
+                    if (line.Method is "puts" or "gets")
+                        throw new MarFormatException(line.Position, $"unknown action {line.Name}");
+                    RequireArgs(line, 2);
+                    var re = line.Args[0];
+                    var len = line.Args[1];
+                    if (!re.IsString)
+                        throw new MarFormatException(re.Position, "fte: the first argument is a regex string");
+                    if (!len.IsInteger || (long)len.Value is < 1 or > MaxFteLength)
+                        throw new MarFormatException(len.Position, $"fte: the second argument is a covertext length in 1..{MaxFteLength}");
+                    Dfa dfa;
+                    try
+                    {
+                        dfa = Dfa.FromRegex((string)re.Value);
+                    }
+                    catch (FteRegexException e)
+                    {
+                        var p = re.Position;
+                        throw new MarFormatException(p with { Column = p.Column + 1 + e.Offset }, "regex: " + e.Message);
+                    }
+                    var ranker = new FteRanker(dfa, (int)(long)len.Value);
+                    var cell = ranker.CapacityBytes - RecordCipher.Overhead - CellHeaderLength;
+                    if (cell < 1)
+                        throw new MarFormatException(len.Position,
+                            $"fte: the regex has too few strings of length {len.Value} (capacity {ranker.CapacityBytes} bytes; needs > {RecordCipher.Overhead + CellHeaderLength})");
+                    return new FteMessage(sender, line.Position, (string)re.Value, ranker);
+                }
+            case "tg":
+                {
+                    if (line.Method is "puts" or "gets")
+                        throw new MarFormatException(line.Position, $"unknown action {line.Name}");
+                    RequireArgs(line, 1);
+                    var g = line.Args[0];
+                    if (!g.IsString || !HttpTemplate.All.TryGetValue((string)g.Value, out var template))
+                        throw new MarFormatException(g.Position, $"tg: unknown grammar (known: {string.Join(", ", HttpTemplate.All.Keys)})");
+                    if (template.IsRequest != (sender == MarParty.Client))
+                        throw new MarFormatException(line.Position, $"tg: {template.Name} is sent by the {(template.IsRequest ? "client" : "server")}");
+                    return new TemplateMessage(sender, line.Position, template);
+                }
+            case "io":
+                {
+                    if (line.Method is not ("puts" or "gets"))
+                        throw new MarFormatException(line.Position, $"unknown action {line.Name}");
+                    RequireArgs(line, 1);
+                    var s = line.Args[0];
+                    if (!s.IsString)
+                        throw new MarFormatException(s.Position, "io: the argument is a string");
+                    Regex? guard = null;
+                    if (line.IncomingRegex is not null)
+                    {
+                        try
+                        {
+                            guard = new Regex(line.IncomingRegex, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+                        }
+                        catch (ArgumentException e)
+                        {
+                            throw new MarFormatException(line.IncomingRegexPosition!.Value, "regex_match_incoming: " + e.Message);
+                        }
+                    }
+                    return new LiteralMessage(sender, line.Position, Unescape((string)s.Value, s.Position), guard);
+                }
+            default:
+                throw new MarFormatException(line.Position, $"unknown module '{line.Module}' (fte, tg, io, model)");
+        }
+    }
+
+    private static void RequireArgs(MarActionLine line, int n)
+    {
+        if (line.Args.Count != n)
+            throw new MarFormatException(line.Position, $"{line.Name} takes {n} argument{(n == 1 ? "" : "s")}, found {line.Args.Count}");
+    }
+
+    /// <summary>Python-style escapes for io strings: \r \n \t \\ \' \" \xHH.</summary>
+    private static byte[] Unescape(string s, MarPosition pos)
+    {
+        var bytes = new ArrayBufferWriter<byte>();
+        for (var i = 0; i < s.Length; i++)
+        {
+            var c = s[i];
+            if (c != '\\')
+            {
+                if (c > 0xFF)
+                    throw new MarFormatException(pos, "io strings are bytes (Latin-1)");
+                bytes.Write([(byte)c]);
+                continue;
+            }
+            if (++i >= s.Length)
+                throw new MarFormatException(pos, "string ends in a lone backslash");
+            byte b = s[i] switch
+            {
+                'r' => (byte)'\r',
+                'n' => (byte)'\n',
+                't' => (byte)'\t',
+                '\\' => (byte)'\\',
+                '\'' => (byte)'\'',
+                '"' => (byte)'"',
+                'x' when i + 2 < s.Length + 1 && byte.TryParse(s.AsSpan(i + 1, Math.Min(2, s.Length - i - 1)), System.Globalization.NumberStyles.HexNumber, null, out var hex) && s.Length - i - 1 >= 2 => hex,
+                _ => throw new MarFormatException(pos, $"unknown escape '\\{s[i]}' in an io string"),
+            };
+            if (s[i] == 'x')
+                i += 2;
+            bytes.Write([b]);
+        }
+        return bytes.WrittenSpan.ToArray();
+    }
+}

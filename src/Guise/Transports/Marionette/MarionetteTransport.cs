@@ -1,0 +1,157 @@
+using System.Security.Cryptography;
+using Guise.Errors;
+
+namespace Guise.Transports.Marionette;
+
+/// <summary>
+/// Marionette (Dyer, Coull, Shrimpton, USENIX Security 2015) rebuilt: a programmable transport
+/// whose wire format is a .mar file — a probabilistic automaton whose actions send FTE records
+/// (ciphertext unranked into a regex's language) or template-grammar HTTP messages.
+/// </summary>
+/// <remarks>
+/// Args (bridge line / SMETHOD ARGS): <c>format=NAME|PATH</c> (a built-in name or a .mar file;
+/// default <see cref="DefaultFormat"/>), <c>key=HEX</c> (32-byte shared secret; the server makes it
+/// in its state directory), optional <c>host=NAME</c> (the Host header of HTTP formats).
+/// </remarks>
+public sealed class MarionetteTransport : ITransport
+{
+    public const string DefaultFormat = "http_post";
+    internal const string KeyFileName = "marionette_key";
+
+    public string Name => "marionette";
+
+    public string Description => "Marionette: programmable formats (.mar); built-ins make the tunnel look like HTTP or IRC";
+
+    public IClientFactory CreateClientFactory(TransportContext context) => new ClientFactory(context);
+
+    public IServerFactory CreateServerFactory(TransportContext context, PtArgs options)
+    {
+        var formatName = options.Get("format") ?? DefaultFormat;
+        var format = LoadFormat(formatName);
+        var key = options.TryGet("key", out var k) ? ParseKey(k) : LoadOrCreateKey(context.StateDirectory);
+        return new ServerFactory(context, format, formatName, key, options.Get("host") ?? "www.example.com");
+    }
+
+    internal static MarionetteFormat LoadFormat(string nameOrPath)
+    {
+        try
+        {
+            return MarionetteFormat.Resolve(nameOrPath);
+        }
+        catch (MarFormatException e)
+        {
+            throw new PtException(PtErrorKind.Config, "marionette: " + e.Message, e);
+        }
+        catch (IOException e)
+        {
+            throw new PtException(PtErrorKind.Config, $"marionette: cannot read format '{nameOrPath}': {e.Message}", e);
+        }
+    }
+
+    internal static byte[] ParseKey(string hex)
+    {
+        try
+        {
+            var key = Convert.FromHexString(hex);
+            if (key.Length == 32)
+                return key;
+        }
+        catch (FormatException)
+        {
+        }
+        throw new PtException(PtErrorKind.Config, "marionette: 'key' must be 64 hex digits");
+    }
+
+    /// <summary>Reads the bridge's secret, or creates it atomically (temp file + rename) on first run.</summary>
+    internal static byte[] LoadOrCreateKey(string? stateDirectory)
+    {
+        if (stateDirectory is null)
+            throw new PtException(PtErrorKind.Config, "marionette: the server needs a state directory for its key");
+        var path = Path.Combine(stateDirectory, KeyFileName);
+        try
+        {
+            if (File.Exists(path))
+                return ParseKey(File.ReadAllText(path).Trim());
+            Directory.CreateDirectory(stateDirectory);
+            var key = RandomNumberGenerator.GetBytes(32);
+            var temp = path + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
+            File.WriteAllText(temp, Convert.ToHexStringLower(key) + "\n");
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            try
+            {
+                File.Move(temp, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process won the race: use its key.
+                File.Delete(temp);
+                return ParseKey(File.ReadAllText(path).Trim());
+            }
+            return key;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PtException(PtErrorKind.Config, $"marionette: cannot use key file {path}: {e.Message}", e);
+        }
+    }
+
+    internal static MarionetteStream Start(Stream wire, MarionetteFormat format, MarParty party, byte[] key, TransportContext context, string host)
+    {
+        var engine = new MarionetteEngine(wire, format, party, key, context.Time, host);
+        var stop = new CancellationTokenSource();
+        var run = Task.Run(() => engine.RunAsync(stop.Token));
+        return new MarionetteStream(wire, engine, stop, run);
+    }
+
+    private sealed class ClientFactory(TransportContext context) : IClientFactory
+    {
+        public IClientSession Prepare(PtArgs args)
+        {
+            var format = LoadFormat(args.Get("format") ?? DefaultFormat);
+            var key = ParseKey(args.Require("key", "marionette"));
+            return new ClientSession(context, format, key, args.Get("host") ?? "www.example.com");
+        }
+    }
+
+    private sealed class ClientSession(TransportContext context, MarionetteFormat format, byte[] key, string host) : IClientSession
+    {
+        public async ValueTask<Stream> ConnectAsync(string target, DialAsync dial, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var wire = await dial(target, cancellationToken).ConfigureAwait(false);
+            // No handshake round trip: the first cell rides in the format's first message.
+            return Start(wire, format, MarParty.Client, key, context, host);
+        }
+    }
+
+    private sealed class ServerFactory(TransportContext context, MarionetteFormat format, string formatName, byte[] key, string host) : IServerFactory
+    {
+        /// <summary>How long a connection may take to send its first authentic message.</summary>
+        internal static readonly TimeSpan FirstMessageTimeout = TimeSpan.FromSeconds(60);
+
+        public PtArgs ClientArgs { get; } = new PtArgs().Add("format", formatName).Add("key", Convert.ToHexStringLower(key));
+
+        public async ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var stream = Start(inbound, format, MarParty.Server, key, context, host);
+            try
+            {
+                // The anti-probing policy is the format's error transition, run by the engine
+                // before this fails.
+                await stream.Engine.FirstMessage.WaitAsync(FirstMessageTimeout, context.Time, cancellationToken).ConfigureAwait(false);
+                return stream;
+            }
+            catch (Exception e)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                    throw;
+                if (e is TimeoutException)
+                    throw new PtException(PtErrorKind.Timeout, "marionette: no authentic first message", e);
+                throw e is PtException pt ? new PtException(pt.Kind == PtErrorKind.PeerProtocol ? PtErrorKind.Handshake : pt.Kind, pt.Message, pt) : PtException.Wrap(e, "marionette accept");
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Guise.Errors;
+using Guise.Tests.Support;
+using Guise.Transports;
+using Guise.Transports.Marionette;
+
+namespace Guise.Tests.Marionette;
+
+public class MarionetteTunnelTests
+{
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
+
+    /// <summary>Copies everything written to the wire, for checks on what an observer sees.</summary>
+    private sealed class TapStream(Stream inner) : Stream
+    {
+        private readonly MemoryStream _written = new();
+        public byte[] Written { get { lock (_written) return _written.ToArray(); } }
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            lock (_written)
+                _written.Write(buffer.Span);
+            return inner.WriteAsync(buffer, cancellationToken);
+        }
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    private static async Task<(Stream Client, Stream Server, TapStream ClientWire, TapStream ServerWire, LoopbackPair Pair)> OpenAsync(string format, CancellationToken ct)
+    {
+        using var state = new TempDirectory();
+        var transport = new MarionetteTransport();
+        var server = transport.CreateServerFactory(TransportContext.ForTests(state.Path), new PtArgs().Add("format", format));
+        var session = transport.CreateClientFactory(TransportContext.ForTests()).Prepare(server.ClientArgs);
+        var pair = await LoopbackPair.CreateAsync();
+        var serverWire = new TapStream(pair.Server);
+        var clientWire = new TapStream(pair.Client);
+        var accept = server.AcceptAsync(serverWire, ct).AsTask();
+        var client = await session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult<Stream>(clientWire), ct);
+        return (client, await accept, clientWire, serverWire, pair);
+    }
+
+    public static TheoryData<string> Formats()
+    {
+        var data = new TheoryData<string>();
+        foreach (var n in MarionetteFormat.BuiltInNames)
+            data.Add(n);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public async Task Every_built_in_format_carries_data_both_ways(string format)
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        var (client, server, clientWire, serverWire, pair) = await OpenAsync(format, cts.Token);
+        await using var _ = pair;
+        var up = RandomNumberGenerator.GetBytes(40_000);
+        var down = RandomNumberGenerator.GetBytes(30_000);
+        var write1 = client.WriteAsync(up, cts.Token).AsTask();
+        var write2 = server.WriteAsync(down, cts.Token).AsTask();
+        var gotUp = new byte[up.Length];
+        var gotDown = new byte[down.Length];
+        await server.ReadExactlyAsync(gotUp, cts.Token);
+        await client.ReadExactlyAsync(gotDown, cts.Token);
+        await Task.WhenAll(write1, write2);
+        Assert.Equal(up, gotUp);
+        Assert.Equal(down, gotDown);
+
+        if (format == "irc_lines")
+        {
+            // Every message on the wire is one 512-byte line matching its regex.
+            var f = MarionetteFormat.Resolve(format);
+            var chat = f.Outgoing("talk").Single(e => !e.IsError).Block.Messages.Cast<FteMessage>().ToArray();
+            AssertLines(clientWire.Written, chat[0]);
+            AssertLines(serverWire.Written, chat[1]);
+        }
+        else
+        {
+            // Every message parses as HTTP/1.1 with a Content-Length that frames it exactly.
+            AssertHttp(clientWire.Written, request: true);
+            AssertHttp(serverWire.Written, request: false);
+        }
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
+    private static void AssertLines(byte[] wire, FteMessage m)
+    {
+        Assert.True(wire.Length > 0);
+        Assert.Equal(0, wire.Length % m.CovertextLength);
+        var re = new Regex(m.Regex, RegexOptions.Singleline);
+        for (var i = 0; i < wire.Length; i += m.CovertextLength)
+            Assert.Matches(re, Encoding.Latin1.GetString(wire, i, m.CovertextLength));
+    }
+
+    private static void AssertHttp(byte[] wire, bool request)
+    {
+        var text = Encoding.Latin1.GetString(wire);
+        var pos = 0;
+        var messages = 0;
+        var start = request ? new Regex(@"\A(GET|POST) /[!-~]* HTTP/1\.1\r\n") : new Regex(@"\AHTTP/1\.1 200 OK\r\n");
+        while (pos < wire.Length)
+        {
+            Assert.Matches(start, text[pos..Math.Min(text.Length, pos + 200)]);
+            var end = text.IndexOf("\r\n\r\n", pos, StringComparison.Ordinal);
+            Assert.True(end > 0);
+            var head = text[pos..end];
+            var cl = Regex.Match(head, @"\r\nContent-Length: (\d+)");
+            var length = cl.Success ? int.Parse(cl.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            Assert.True(cl.Success || head.StartsWith("GET ", StringComparison.Ordinal), "a message with a body lacks Content-Length");
+            pos = end + 4 + length;
+            messages++;
+        }
+        Assert.Equal(wire.Length, pos);
+        Assert.True(messages > 0);
+    }
+
+    [Fact]
+    public async Task A_client_that_closes_its_write_side_ends_the_server_read_with_eof()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        var (client, server, _, _, pair) = await OpenAsync("http_get", cts.Token);
+        await using var _p = pair;
+        await client.WriteAsync("hello"u8.ToArray(), cts.Token);
+        ((Guise.Relay.IHalfCloseable)client).ShutdownWrite();
+        var all = new MemoryStream();
+        await server.CopyToAsync(all, cts.Token);
+        Assert.Equal("hello"u8.ToArray(), all.ToArray());
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("http_post", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 Not Found\r\n")]
+    [InlineData("http_post", "\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003garbage\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n")]
+    [InlineData("irc_lines", "NICK probe\r\n", "ERROR :Closing Link")]
+    public async Task A_prober_gets_the_formats_decoy_answer_and_the_accept_fails(string format, string probe, string answer)
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var state = new TempDirectory();
+        var server = new MarionetteTransport().CreateServerFactory(TransportContext.ForTests(state.Path), new PtArgs().Add("format", format));
+        await using var pair = await LoopbackPair.CreateAsync();
+        var accept = server.AcceptAsync(pair.Server, cts.Token).AsTask();
+        var bytes = Encoding.Latin1.GetBytes(probe);
+        if (format == "irc_lines")
+            bytes = [.. bytes, .. new byte[512 - bytes.Length]]; // a whole (wrong) line's worth
+        await pair.Client.WriteAsync(bytes, cts.Token);
+        var ex = await Assert.ThrowsAsync<PtException>(() => accept);
+        Assert.Equal(PtErrorKind.Handshake, ex.Kind);
+        var reply = new MemoryStream();
+        await pair.Client.CopyToAsync(reply, cts.Token);
+        Assert.StartsWith(answer, Encoding.Latin1.GetString(reply.ToArray()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Transitions_are_sampled_with_the_declared_probabilities()
+    {
+        // http_post: upload 0.9, poll 0.1. Chi-squared with 1 degree of freedom, fixed seed.
+        var edges = MarionetteFormat.Resolve("http_post").Outgoing("request").Where(e => !e.IsError).ToList();
+        var rng = new Random(20261126);
+        const int n = 20_000;
+        var upload = 0;
+        for (var i = 0; i < n; i++)
+        {
+            if (Guise.Transports.Marionette.MarionetteEngine.Sample(edges, rng.NextDouble()).Block.Name == "upload")
+                upload++;
+        }
+        var expectedUp = n * 0.9;
+        var expectedPoll = n * 0.1;
+        var chi2 = Math.Pow(upload - expectedUp, 2) / expectedUp + Math.Pow(n - upload - expectedPoll, 2) / expectedPoll;
+        Assert.True(chi2 < 6.63, $"chi² = {chi2} (p < 0.01 rejects); uploads {upload}/{n}");
+    }
+
+    [Fact]
+    public void The_server_key_is_created_once_and_reused_and_exposed_in_client_args()
+    {
+        using var state = new TempDirectory();
+        var a = new MarionetteTransport().CreateServerFactory(TransportContext.ForTests(state.Path), PtArgs.Empty).ClientArgs;
+        var b = new MarionetteTransport().CreateServerFactory(TransportContext.ForTests(state.Path), PtArgs.Empty).ClientArgs;
+        Assert.Equal(a.Get("key"), b.Get("key"));
+        Assert.Equal(MarionetteTransport.DefaultFormat, a.Get("format"));
+        Assert.Equal(64, a.Get("key")!.Length);
+    }
+
+    [Fact]
+    public void A_user_format_file_is_loaded_and_a_broken_one_is_a_config_error_naming_the_place()
+    {
+        using var dir = new TempDirectory();
+        var good = Path.Combine(dir.Path, "mine.mar");
+        File.WriteAllText(good, MarionetteFormat.BuiltInText("irc_lines"));
+        var args = new MarionetteTransport().CreateServerFactory(TransportContext.ForTests(dir.Path), new PtArgs().Add("format", good)).ClientArgs;
+        Assert.Equal(good, args.Get("format"));
+        var bad = Path.Combine(dir.Path, "bad.mar");
+        File.WriteAllText(bad, "connection(tcp, 80):\n  start end nope 1.0\n");
+        var e = Assert.Throws<PtException>(() => new MarionetteTransport().CreateServerFactory(TransportContext.ForTests(dir.Path), new PtArgs().Add("format", bad)));
+        Assert.Equal(PtErrorKind.Config, e.Kind);
+        Assert.Contains("bad.mar:2:3:", e.Message, StringComparison.Ordinal);
+    }
+}
