@@ -45,23 +45,33 @@ public static class DuplexRelay
             new(ltrBytes, rtlBytes, side, PtException.Classify(e), e.Message);
     }
 
+    // Waits for data with a zero-byte read and rents the buffer only for the read and the write
+    // that follows, so an idle connection holds no relay buffer. After a read that filled the
+    // buffer more data is probably waiting already: the next read skips the zero-byte wait.
     private static async Task<(long Bytes, Exception? Error, bool ReadFailed)> PumpAsync(Stream from, Stream to, CancellationTokenSource cts)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         long total = 0;
         var reading = true;
+        var busy = false;
+        byte[]? buffer = null;
         try
         {
             while (true)
             {
                 reading = true;
-                var n = await from.ReadAsync(buffer.AsMemory(), cts.Token).ConfigureAwait(false);
+                if (!busy)
+                    await WaitForDataAsync(from, cts.Token).ConfigureAwait(false);
+                buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                var n = await from.ReadAsync(buffer.AsMemory(0, BufferSize), cts.Token).ConfigureAwait(false);
                 if (n == 0)
                     break;
                 reading = false;
                 await to.WriteAsync(buffer.AsMemory(0, n), cts.Token).ConfigureAwait(false);
                 await to.FlushAsync(cts.Token).ConfigureAwait(false);
                 total += n;
+                busy = n == BufferSize;
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
             HalfClose(to);
             return (total, null, false);
@@ -74,7 +84,26 @@ public static class DuplexRelay
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Waits, without a buffer, until <paramref name="stream"/> has bytes to read (or EOF, or an
+    /// error: the read that follows reports it). A socket's zero-byte receive sometimes completes
+    /// later with nothing to read (a stale readiness event): a NetworkStream whose wait ended
+    /// asynchronously with nothing available waits again. At EOF the wait completes at once.
+    /// </summary>
+    public static async ValueTask WaitForDataAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var wait = stream.ReadAsync(Memory<byte>.Empty, cancellationToken);
+            var completedAtOnce = wait.IsCompleted;
+            await wait.ConfigureAwait(false);
+            if (completedAtOnce || stream is not System.Net.Sockets.NetworkStream ns || ns.Socket.Available > 0)
+                return;
         }
     }
 
