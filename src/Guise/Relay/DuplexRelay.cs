@@ -95,6 +95,7 @@ public static class DuplexRelay
     /// later with nothing to read (a stale readiness event): a NetworkStream whose wait ended
     /// asynchronously with nothing available waits again. At EOF the wait completes at once.
     /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask WaitForDataAsync(Stream stream, CancellationToken cancellationToken)
     {
         while (true)

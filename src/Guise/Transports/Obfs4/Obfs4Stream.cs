@@ -152,6 +152,7 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
     }
 
     /// <summary>Reads more wire bytes into the receive buffer; false at EOF. Only called with no payload pending.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
     {
         int read;
