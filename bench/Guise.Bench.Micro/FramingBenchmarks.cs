@@ -19,6 +19,8 @@ public class FramingBenchmarks
     private Obfs4FrameEncoder _encoder = null!;
     private Obfs4FrameEncoder _pairedEncoder = null!;
     private Obfs4FrameDecoder _pairedDecoder = null!;
+    private Obfs4FrameEncoder _inPlaceEncoder = null!;
+    private Obfs4FrameDecoder _inPlaceDecoder = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -27,6 +29,8 @@ public class FramingBenchmarks
         _encoder = new Obfs4FrameEncoder(key);
         _pairedEncoder = new Obfs4FrameEncoder(key);
         _pairedDecoder = new Obfs4FrameDecoder(key);
+        _inPlaceEncoder = new Obfs4FrameEncoder(key);
+        _inPlaceDecoder = new Obfs4FrameDecoder(key);
     }
 
     [Benchmark(Description = "frame encode (1445 B payload)")]
@@ -38,6 +42,14 @@ public class FramingBenchmarks
         var n = _pairedEncoder.EncodePacket(Obfs4Wire.PacketTypePayload, _payload, 0, _frame);
         var status = _pairedDecoder.Decode(_frame.AsSpan(0, n), _packet, out _, out var written);
         return status == OperationStatus.Done ? written : throw new InvalidOperationException(status.ToString());
+    }
+
+    [Benchmark(Description = "frame encode + in-place decode (1445 B payload)")]
+    public int RoundTripFrameInPlace()
+    {
+        var n = _inPlaceEncoder.EncodePacket(Obfs4Wire.PacketTypePayload, _payload, 0, _frame);
+        var status = _inPlaceDecoder.DecodeInPlace(_frame.AsSpan(0, n), out _, out _, out var length);
+        return status == OperationStatus.Done ? length : throw new InvalidOperationException(status.ToString());
     }
 }
 

@@ -45,34 +45,33 @@ public static class DuplexRelay
             new(ltrBytes, rtlBytes, side, PtException.Classify(e), e.Message);
     }
 
+    // Waits for data with a zero-byte read and rents the buffer only for the read and the write
+    // that follows, so an idle connection holds no relay buffer. After a read that filled the
+    // buffer more data is probably waiting already: the next read skips the zero-byte wait.
     private static async Task<(long Bytes, Exception? Error, bool ReadFailed)> PumpAsync(Stream from, Stream to, CancellationTokenSource cts)
     {
-        // Sources that can wait for data without a buffer get one only while bytes are moving,
-        // so an idle connection holds no pooled memory (Kestrel and YARP do the same).
-        var waitsWithoutBuffer = from is System.Net.Sockets.NetworkStream or IZeroByteReadStream;
-        byte[]? buffer = null;
         long total = 0;
         var reading = true;
+        var busy = false;
+        byte[]? buffer = null;
         try
         {
             while (true)
             {
                 reading = true;
-                if (waitsWithoutBuffer)
-                    await from.ReadAsync(Memory<byte>.Empty, cts.Token).ConfigureAwait(false);
-                buffer ??= ArrayPool<byte>.Shared.Rent(BufferSize);
-                var n = await from.ReadAsync(buffer.AsMemory(), cts.Token).ConfigureAwait(false);
+                if (!busy)
+                    await WaitForDataAsync(from, cts.Token).ConfigureAwait(false);
+                buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                var n = await from.ReadAsync(buffer.AsMemory(0, BufferSize), cts.Token).ConfigureAwait(false);
                 if (n == 0)
                     break;
                 reading = false;
                 await to.WriteAsync(buffer.AsMemory(0, n), cts.Token).ConfigureAwait(false);
                 await to.FlushAsync(cts.Token).ConfigureAwait(false);
                 total += n;
-                if (waitsWithoutBuffer)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = null;
-                }
+                busy = n == BufferSize;
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
             HalfClose(to);
             return (total, null, false);
@@ -87,6 +86,25 @@ public static class DuplexRelay
         {
             if (buffer is not null)
                 ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Waits, without a buffer, until <paramref name="stream"/> has bytes to read (or EOF, or an
+    /// error: the read that follows reports it). A socket's zero-byte receive sometimes completes
+    /// later with nothing to read (a stale readiness event): a NetworkStream whose wait ended
+    /// asynchronously with nothing available waits again. At EOF the wait completes at once.
+    /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask WaitForDataAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var wait = stream.ReadAsync(Memory<byte>.Empty, cancellationToken);
+            var completedAtOnce = wait.IsCompleted;
+            await wait.ConfigureAwait(false);
+            if (completedAtOnce || stream is not System.Net.Sockets.NetworkStream ns || ns.Socket.Available > 0)
+                return;
         }
     }
 
@@ -110,14 +128,6 @@ public static class DuplexRelay
             // The peer is already gone; the read side will report it.
         }
     }
-}
-
-/// <summary>
-/// A stream whose zero-length ReadAsync waits until data (or EOF) is available, as a socket's
-/// does, instead of returning at once; callers use it to hold no buffer while idle.
-/// </summary>
-public interface IZeroByteReadStream
-{
 }
 
 /// <summary>A stream that can send EOF while staying readable (transports wrapping a socket).</summary>

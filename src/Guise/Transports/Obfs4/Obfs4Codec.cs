@@ -158,7 +158,6 @@ public sealed class Obfs4Codec
         written = 0;
         error = null;
         Span<byte> packet = stackalloc byte[Obfs4Wire.MaximumFramePayloadLength];
-        Span<byte> iatSeed = stackalloc byte[32];
         while (true)
         {
             if (payload.Length - written < Obfs4Wire.MaxPacketPayloadLength)
@@ -172,37 +171,79 @@ public sealed class Obfs4Codec
                 error = "frame authentication failed";
                 return OperationStatus.InvalidData;
             }
-            if (len < Obfs4Wire.PacketOverhead)
-            {
-                error = $"invalid packet length {len}";
+            if (!TakePacket(packet[..len], out var bodyOffset, out var bodyLength, out error))
                 return OperationStatus.InvalidData;
-            }
-            var type = packet[0];
-            var payloadLen = BinaryPrimitives.ReadUInt16BigEndian(packet[1..]);
-            if (payloadLen > len - Obfs4Wire.PacketOverhead)
-            {
-                error = $"invalid payload length {payloadLen}";
-                return OperationStatus.InvalidData;
-            }
-            var body = packet.Slice(Obfs4Wire.PacketOverhead, payloadLen);
-            switch (type)
-            {
-                case Obfs4Wire.PacketTypePayload:
-                    body.CopyTo(payload[written..]);
-                    written += body.Length;
-                    break;
-                case Obfs4Wire.PacketTypePrngSeed when body.Length == Obfs4Wire.SeedPacketPayloadLength && !_isServer:
-                    // The server tells the client which shape its traffic should have.
-                    _lenDist.Reset(body);
-                    if (_iatDist is not null)
-                    {
-                        SHA256.HashData(body, iatSeed);
-                        _iatDist.Reset(iatSeed[..HashDrbg.SeedLength]);
-                    }
-                    break;
-                default:
-                    break; // unknown packet types are ignored, as in obfs4
-            }
+            packet.Slice(bodyOffset, bodyLength).CopyTo(payload[written..]);
+            written += bodyLength;
         }
+    }
+
+    /// <summary>
+    /// Opens the next frame of <paramref name="wire"/> where it lies (no copy). Done: one frame
+    /// was opened and its payload bytes (possibly none: padding or a seed packet) are
+    /// <paramref name="wire"/>[<paramref name="payloadOffset"/>..][..<paramref name="payloadLength"/>].
+    /// NeedMoreData: no whole frame (a length field may have been consumed). InvalidData: fatal,
+    /// see <paramref name="error"/>. <paramref name="consumed"/> is valid for every status.
+    /// </summary>
+    public OperationStatus DecodeFrameInPlace(Span<byte> wire, out int consumed, out int payloadOffset, out int payloadLength, out string? error)
+    {
+        payloadOffset = 0;
+        payloadLength = 0;
+        error = null;
+        var status = _decoder.DecodeInPlace(wire, out consumed, out var packetOffset, out var packetLength);
+        if (status == OperationStatus.NeedMoreData)
+            return status;
+        if (status != OperationStatus.Done)
+        {
+            error = "frame authentication failed";
+            return OperationStatus.InvalidData;
+        }
+        if (!TakePacket(wire.Slice(packetOffset, packetLength), out var bodyOffset, out payloadLength, out error))
+            return OperationStatus.InvalidData;
+        payloadOffset = packetOffset + bodyOffset;
+        return OperationStatus.Done;
+    }
+
+    /// <summary>
+    /// Checks one opened packet and acts on it. True with the payload's place inside the packet
+    /// (length 0 for padding, seeds and unknown types); false when the packet is malformed (fatal).
+    /// </summary>
+    private bool TakePacket(ReadOnlySpan<byte> packet, out int bodyOffset, out int bodyLength, out string? error)
+    {
+        bodyOffset = Obfs4Wire.PacketOverhead;
+        bodyLength = 0;
+        error = null;
+        if (packet.Length < Obfs4Wire.PacketOverhead)
+        {
+            error = $"invalid packet length {packet.Length}";
+            return false;
+        }
+        var type = packet[0];
+        var payloadLen = BinaryPrimitives.ReadUInt16BigEndian(packet[1..]);
+        if (payloadLen > packet.Length - Obfs4Wire.PacketOverhead)
+        {
+            error = $"invalid payload length {payloadLen}";
+            return false;
+        }
+        var body = packet.Slice(Obfs4Wire.PacketOverhead, payloadLen);
+        switch (type)
+        {
+            case Obfs4Wire.PacketTypePayload:
+                bodyLength = payloadLen;
+                break;
+            case Obfs4Wire.PacketTypePrngSeed when body.Length == Obfs4Wire.SeedPacketPayloadLength && !_isServer:
+                // The server tells the client which shape its traffic should have.
+                _lenDist.Reset(body);
+                if (_iatDist is not null)
+                {
+                    Span<byte> iatSeed = stackalloc byte[32];
+                    SHA256.HashData(body, iatSeed);
+                    _iatDist.Reset(iatSeed[..HashDrbg.SeedLength]);
+                }
+                break;
+            default:
+                break; // unknown packet types are ignored, as in obfs4
+        }
+        return true;
     }
 }

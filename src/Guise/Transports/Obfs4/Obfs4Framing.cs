@@ -58,31 +58,44 @@ public sealed class Obfs4FrameEncoder
     {
         if (payload.Length > Obfs4Wire.MaximumFramePayloadLength)
             throw new ArgumentOutOfRangeException(nameof(payload), "frame payload too long");
-        var total = payload.Length + Obfs4Wire.FrameOverhead;
-        if (frame.Length < total)
+        if (frame.Length < payload.Length + Obfs4Wire.FrameOverhead)
             throw new ArgumentException("frame buffer too small", nameof(frame));
-        if (_counter == 0)
-            throw new CryptographicException("obfs4 nonce counter wrapped");
-        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
-        _counter++;
-        Sodium.SecretBoxSeal(frame[Obfs4Wire.LengthLength..total], payload, _nonce, _key);
-        var length = (ushort)(total - Obfs4Wire.LengthLength);
-        BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)(length ^ _drbg.NextUInt16Mask()));
-        return total;
+        payload.CopyTo(frame[Obfs4Wire.FrameOverhead..]);
+        return SealInPlace(frame, payload.Length);
     }
 
-    /// <summary>Builds one packet and seals it: type | length | data | padLength zero bytes.</summary>
+    /// <summary>
+    /// Builds one packet (type | length | data | padLength zero bytes) directly where the frame
+    /// will carry it and seals it in place: no intermediate packet buffer. Returns the frame length.
+    /// </summary>
     public int EncodePacket(byte type, ReadOnlySpan<byte> data, int padLength, Span<byte> frame)
     {
         if (data.Length + padLength > Obfs4Wire.MaxPacketPayloadLength)
             throw new ArgumentOutOfRangeException(nameof(padLength), "packet too long");
-        Span<byte> packet = stackalloc byte[Obfs4Wire.MaximumFramePayloadLength];
         var length = Obfs4Wire.PacketOverhead + data.Length + padLength;
+        if (frame.Length < length + Obfs4Wire.FrameOverhead)
+            throw new ArgumentException("frame buffer too small", nameof(frame));
+        var packet = frame.Slice(Obfs4Wire.FrameOverhead, length);
         packet[0] = type;
         BinaryPrimitives.WriteUInt16BigEndian(packet[1..], (ushort)data.Length);
-        data.CopyTo(packet[3..]);
-        packet.Slice(3 + data.Length, padLength).Clear();
-        return Encode(packet[..length], frame);
+        data.CopyTo(packet[Obfs4Wire.PacketOverhead..]);
+        packet[(Obfs4Wire.PacketOverhead + data.Length)..].Clear();
+        return SealInPlace(frame, length);
+    }
+
+    // The plaintext is at frame[FrameOverhead..][..length]; secretbox_easy writes tag | ciphertext
+    // over it from frame[LengthLength..] (libsodium allows the message and ciphertext to overlap).
+    private int SealInPlace(Span<byte> frame, int length)
+    {
+        if (_counter == 0)
+            throw new CryptographicException("obfs4 nonce counter wrapped");
+        var total = length + Obfs4Wire.FrameOverhead;
+        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
+        _counter++;
+        Sodium.SecretBoxSeal(frame[Obfs4Wire.LengthLength..total], frame[Obfs4Wire.FrameOverhead..total], _nonce, _key);
+        var boxLength = (ushort)(total - Obfs4Wire.LengthLength);
+        BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)(boxLength ^ _drbg.NextUInt16Mask()));
+        return total;
     }
 }
 
@@ -119,38 +132,77 @@ public sealed class Obfs4FrameDecoder
     /// </summary>
     public OperationStatus Decode(ReadOnlySpan<byte> input, Span<byte> packet, out int consumed, out int written)
     {
-        consumed = 0;
         written = 0;
-        if (_nextLength == 0)
-        {
-            if (input.Length < Obfs4Wire.LengthLength)
-                return OperationStatus.NeedMoreData;
-            if (_counter == 0)
-                return OperationStatus.InvalidData;
-            var length = BinaryPrimitives.ReadUInt16BigEndian(input) ^ _drbg.NextUInt16Mask();
-            consumed = Obfs4Wire.LengthLength;
-            if (length is > Obfs4Wire.MaxFrameLength or < Obfs4Wire.MinFrameLength)
-            {
-                _nextLengthInvalid = true;
-                length = RandomNumberGenerator.GetInt32(Obfs4Wire.MinFrameLength, Obfs4Wire.MaxFrameLength + 1);
-            }
-            _nextLength = length;
-            input = input[consumed..];
-        }
+        var status = TakeLength(input, out consumed);
+        if (status != OperationStatus.Done)
+            return status;
+        input = input[consumed..];
         if (input.Length < _nextLength)
             return OperationStatus.NeedMoreData;
         if (packet.Length < _nextLength - Sodium.SecretBoxMacBytes)
             return OperationStatus.DestinationTooSmall;
-
-        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
-        var box = input[.._nextLength];
-        var ok = Sodium.SecretBoxOpen(packet, box, _nonce, _key);
-        if (!ok || _nextLengthInvalid)
+        if (!Open(packet, input[.._nextLength]))
             return OperationStatus.InvalidData;
         consumed += _nextLength;
         written = _nextLength - Sodium.SecretBoxMacBytes;
         _nextLength = 0;
-        _counter++;
         return OperationStatus.Done;
+    }
+
+    /// <summary>
+    /// As <see cref="Decode"/>, but opens the frame where it lies: on Done the packet is
+    /// <paramref name="input"/>[<paramref name="packetOffset"/>..][..<paramref name="packetLength"/>]
+    /// (the bytes before it in the frame are overwritten). No packet buffer and no copy.
+    /// </summary>
+    public OperationStatus DecodeInPlace(Span<byte> input, out int consumed, out int packetOffset, out int packetLength)
+    {
+        packetOffset = 0;
+        packetLength = 0;
+        var status = TakeLength(input, out consumed);
+        if (status != OperationStatus.Done)
+            return status;
+        if (input.Length - consumed < _nextLength)
+            return OperationStatus.NeedMoreData;
+        var box = input.Slice(consumed, _nextLength);
+        // libsodium verifies the tag before it decrypts, and allows output == ciphertext.
+        var plain = box[Sodium.SecretBoxMacBytes..];
+        if (!Open(plain, box))
+            return OperationStatus.InvalidData;
+        packetOffset = consumed + Sodium.SecretBoxMacBytes;
+        packetLength = plain.Length;
+        consumed += _nextLength;
+        _nextLength = 0;
+        return OperationStatus.Done;
+    }
+
+    // Done: the next frame's (checked or substituted) length is in _nextLength. consumed counts
+    // the length field if it was taken now.
+    private OperationStatus TakeLength(ReadOnlySpan<byte> input, out int consumed)
+    {
+        consumed = 0;
+        if (_nextLength != 0)
+            return OperationStatus.Done;
+        if (input.Length < Obfs4Wire.LengthLength)
+            return OperationStatus.NeedMoreData;
+        if (_counter == 0)
+            return OperationStatus.InvalidData;
+        var length = BinaryPrimitives.ReadUInt16BigEndian(input) ^ _drbg.NextUInt16Mask();
+        consumed = Obfs4Wire.LengthLength;
+        if (length is > Obfs4Wire.MaxFrameLength or < Obfs4Wire.MinFrameLength)
+        {
+            _nextLengthInvalid = true;
+            length = RandomNumberGenerator.GetInt32(Obfs4Wire.MinFrameLength, Obfs4Wire.MaxFrameLength + 1);
+        }
+        _nextLength = length;
+        return OperationStatus.Done;
+    }
+
+    private bool Open(Span<byte> plain, ReadOnlySpan<byte> box)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
+        if (!Sodium.SecretBoxOpen(plain, box, _nonce, _key) || _nextLengthInvalid)
+            return false;
+        _counter++;
+        return true;
     }
 }
