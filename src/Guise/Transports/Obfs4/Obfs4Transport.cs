@@ -24,6 +24,10 @@ public sealed class Obfs4Transport : ITransport
 /// <summary>Parses bridge-line args and prepares sessions (session keys are made before dialing).</summary>
 public sealed class Obfs4ClientFactory(TransportContext context) : IClientFactory
 {
+    private readonly Obfs4SessionKeyPool _keys = new();
+
+    internal Obfs4SessionKeyPool SessionKeys => _keys;
+
     public IClientSession Prepare(PtArgs args)
     {
         byte[] nodeId, publicKey;
@@ -41,9 +45,10 @@ public sealed class Obfs4ClientFactory(TransportContext context) : IClientFactor
         if (!int.TryParse(iatText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var iat) || iat is < 0 or > 2)
             throw new PtException(PtErrorKind.Config, $"obfs4: invalid iat-mode '{iatText}'");
 
-        // Elligator2 rejects about half the keys: draw before the socket exists so that the
-        // rejection sampling's timing is not visible on the wire.
-        return new Obfs4ClientSession(context, nodeId, publicKey, (Obfs4IatMode)iat, Obfs4SessionKey.Generate());
+        // Elligator2 rejects about half the keys: the key is drawn before the socket exists (from
+        // the pool, made in the background) so that the rejection sampling's timing is not
+        // visible on the wire and not on the connection's critical path.
+        return new Obfs4ClientSession(context, nodeId, publicKey, (Obfs4IatMode)iat, _keys.Take());
     }
 
     private static byte[] ParseHex(string text, string name, int length)
@@ -84,6 +89,8 @@ public sealed class Obfs4ClientSession : IClientSession
 
     /// <summary>obfs4proxy's client handshake timeout.</summary>
     internal TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    internal Obfs4SessionKey SessionKey => _sessionKey;
 
     public async ValueTask<Stream> ConnectAsync(string target, DialAsync dial, CancellationToken cancellationToken)
     {
@@ -157,6 +164,7 @@ public sealed class Obfs4ServerFactory : IServerFactory
 
     private readonly TransportContext _context;
     private readonly ReplayFilter _replay = new(ReplayTtl);
+    private readonly Obfs4SessionKeyPool _keys = new();
     private readonly WeightedDist _lenDist;
     private readonly WeightedDist? _iatDist;
 
@@ -170,11 +178,15 @@ public sealed class Obfs4ServerFactory : IServerFactory
         // first draw of Go's rand over the seed DRBG, exactly as obfs4proxy.
         var closeSeconds = new GoRand(new HashDrbg(identity.DrbgSeed)).Intn(MaxCloseDelaySeconds);
         CloseDelay = TimeSpan.FromSeconds(closeSeconds);
+        // A bridge exists to accept connections: have session keys ready for the first ones.
+        _keys.ScheduleRefill();
     }
 
     public Obfs4Identity Identity { get; }
 
     public PtArgs ClientArgs { get; }
+
+    internal Obfs4SessionKeyPool SessionKeys => _keys;
 
     /// <summary>obfs4proxy's server handshake timeout.</summary>
     internal TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(30);
@@ -185,8 +197,9 @@ public sealed class Obfs4ServerFactory : IServerFactory
     public async ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken)
     {
         var start = _context.Time.GetTimestamp();
-        // Drawn before reading anything, so the rejection sampling cannot be timed by the client.
-        var sessionKey = Obfs4SessionKey.Generate();
+        // Drawn before reading anything (made in the background by the pool), so the rejection
+        // sampling can be timed by no client and delays none.
+        var sessionKey = _keys.Take();
         using var timeout = new CancellationTokenSource(HandshakeTimeout, _context.Time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var buffer = ArrayPool<byte>.Shared.Rent(Obfs4HandshakeLimits.MaxHandshakeLength * 2);
