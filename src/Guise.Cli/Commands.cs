@@ -24,6 +24,7 @@ internal static class Commands
         root.Subcommands.Add(Transports());
         root.Subcommands.Add(HostCommands.Host());
         root.Subcommands.Add(HostCommands.Wrap());
+        root.Subcommands.Add(ProbeCommands.Probe());
         return root;
     }
 

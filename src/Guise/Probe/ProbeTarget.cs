@@ -1,0 +1,197 @@
+using System.Globalization;
+using Guise.Errors;
+using Guise.Net;
+using Guise.Transports;
+
+namespace Guise.Probe;
+
+/// <summary>
+/// One thing to measure: a Tor bridge line from a targets file, with the line it came from (for
+/// error messages and for the report) and an optional claimed location.
+/// </summary>
+/// <param name="Line">1-based line number in the targets file.</param>
+/// <param name="Transport">The PT name, or <see cref="Vanilla"/> for a bare ORPort.</param>
+/// <param name="Fingerprint">The relay identity (40 hex digits), when the line gives one.</param>
+/// <param name="Claim">Where the operator says the server is, when the line says so.</param>
+public sealed record ProbeTarget(int Line, string Transport, HostPort Address, string? Fingerprint, PtArgs Args, GeoPoint? Claim)
+{
+    /// <summary>The transport name used for a bare ORPort (Tor's own TLS, no PT).</summary>
+    public const string Vanilla = "vanilla";
+
+    public bool IsVanilla => Transport == Vanilla;
+
+    /// <summary>The torrc <c>Bridge</c> line for this target (without the claim).</summary>
+    public string BridgeLine
+    {
+        get
+        {
+            var parts = new List<string>(4);
+            if (!IsVanilla)
+                parts.Add(Transport);
+            parts.Add(Address.ToString());
+            if (Fingerprint is not null)
+                parts.Add(Fingerprint);
+            if (Args.Count > 0)
+                parts.Add(Args.ToBridgeLineArgs());
+            return string.Join(' ', parts);
+        }
+    }
+
+    /// <summary>The bridge line with the address, fingerprint and every arg value replaced (for reports).</summary>
+    public string ScrubbedBridgeLine
+    {
+        get
+        {
+            var parts = new List<string>(4) { Transport, "[scrubbed]" };
+            if (Fingerprint is not null)
+                parts.Add("[scrubbed]");
+            parts.AddRange(Args.Select(kv => $"{kv.Key}=[scrubbed]"));
+            return string.Join(' ', parts);
+        }
+    }
+}
+
+/// <summary>
+/// Parses a targets file: one Tor bridge line per line, as torrc's <c>Bridge</c> option takes it.
+/// </summary>
+/// <remarks>
+/// <code>
+/// # comment                                   (and blank lines) are skipped
+/// [Bridge] TRANSPORT HOST:PORT [FINGERPRINT] [k=v ...] [@LAT,LON]
+/// [Bridge] HOST:PORT [FINGERPRINT] [@LAT,LON]            a bare ORPort (vanilla)
+/// [Bridge] vanilla HOST:PORT [FINGERPRINT] [@LAT,LON]    the same, named
+/// </code>
+/// <c>@LAT,LON</c> is the location the server claims (decimal degrees), used by the location
+/// plausibility check. Every error is a Config <see cref="PtException"/> whose message starts
+/// with <c>SOURCE:LINE:</c>.
+/// </remarks>
+public static class ProbeTargetsFile
+{
+    public static IReadOnlyList<ProbeTarget> Parse(string text, string source = "targets")
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var targets = new List<ProbeTarget>();
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].TrimEnd('\r').Trim();
+            if (line.Length == 0 || line[0] == '#')
+                continue;
+            try
+            {
+                targets.Add(ParseLine(line, i + 1));
+            }
+            catch (PtException e)
+            {
+                throw new PtException(PtErrorKind.Config, $"{source}:{i + 1}: {e.Message}", e);
+            }
+        }
+        if (targets.Count == 0)
+            throw new PtException(PtErrorKind.Config, $"{source}: no targets (every line is blank or a comment)");
+        return targets;
+    }
+
+    public static async Task<IReadOnlyList<ProbeTarget>> LoadAsync(string path, CancellationToken cancellationToken)
+    {
+        string text;
+        try
+        {
+            text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PtException(PtErrorKind.Config, $"cannot read targets file '{path}': {e.Message}", e);
+        }
+        return Parse(text, Path.GetFileName(path));
+    }
+
+    /// <summary>Parses one non-blank, non-comment line (no line number in the message).</summary>
+    public static ProbeTarget ParseLine(string line, int lineNumber)
+    {
+        var tokens = new Queue<string>(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
+        if (tokens.Peek().Equals("Bridge", StringComparison.OrdinalIgnoreCase))
+            tokens.Dequeue();
+        if (tokens.Count == 0)
+            throw new PtException(PtErrorKind.Config, "'Bridge' with nothing after it");
+
+        string transport;
+        if (HostPort.TryParse(tokens.Peek(), out _))
+        {
+            transport = ProbeTarget.Vanilla;
+        }
+        else
+        {
+            transport = tokens.Dequeue();
+            if (!TransportRegistry.IsCIdentifier(transport))
+                throw new PtException(PtErrorKind.Config, $"'{transport}' is neither a transport name nor HOST:PORT");
+            if (tokens.Count == 0)
+                throw new PtException(PtErrorKind.Config, $"'{transport}' needs HOST:PORT after it");
+        }
+
+        var addressText = tokens.Dequeue();
+        if (!HostPort.TryParse(addressText, out var parsed))
+            throw new PtException(PtErrorKind.Config, $"'{addressText}' is not HOST:PORT (IPv6 goes in brackets: [::1]:443)");
+        if (parsed.Value.Port == 0)
+            throw new PtException(PtErrorKind.Config, $"'{addressText}': port 0 cannot be dialed");
+
+        string? fingerprint = null;
+        if (tokens.Count > 0 && !tokens.Peek().Contains('=', StringComparison.Ordinal) && !tokens.Peek().StartsWith('@'))
+        {
+            var fp = tokens.Dequeue();
+            if (fp.StartsWith('$'))
+                fp = fp[1..];
+            if (fp.Length != 40 || !fp.All(char.IsAsciiHexDigit))
+                throw new PtException(PtErrorKind.Config, $"'{fp}' is not a relay fingerprint (40 hex digits)");
+            fingerprint = fp.ToUpperInvariant();
+        }
+
+        var args = new PtArgs();
+        GeoPoint? claim = null;
+        while (tokens.Count > 0)
+        {
+            var token = tokens.Dequeue();
+            if (token.StartsWith('@'))
+            {
+                if (claim is not null)
+                    throw new PtException(PtErrorKind.Config, "more than one claimed location (@LAT,LON)");
+                claim = GeoPoint.TryParse(token[1..], out var point)
+                    ? point
+                    : throw new PtException(PtErrorKind.Config, $"'{token}' is not a location: write @LAT,LON in decimal degrees (e.g. @52.52,13.40)");
+                continue;
+            }
+            if (claim is not null)
+                throw new PtException(PtErrorKind.Config, $"'{token}' after the claimed location: @LAT,LON goes last");
+            var eq = token.IndexOf('=', StringComparison.Ordinal);
+            if (eq < 0)
+                throw new PtException(PtErrorKind.Config, $"'{token}' is not a k=v bridge argument");
+            if (eq == 0)
+                throw new PtException(PtErrorKind.Config, $"'{token}' has an empty argument name");
+            args.Add(token[..eq], token[(eq + 1)..]);
+        }
+        if (transport == ProbeTarget.Vanilla && args.Count > 0)
+            throw new PtException(PtErrorKind.Config, "a vanilla (bare ORPort) bridge takes no k=v arguments");
+        return new ProbeTarget(lineNumber, transport, parsed.Value, fingerprint, args, claim);
+    }
+}
+
+/// <summary>A point on the Earth in decimal degrees.</summary>
+public readonly record struct GeoPoint(double Latitude, double Longitude)
+{
+    public static bool TryParse(string text, out GeoPoint point)
+    {
+        point = default;
+        var comma = text.IndexOf(',', StringComparison.Ordinal);
+        if (comma < 0)
+            return false;
+        if (!double.TryParse(text.AsSpan(0, comma), NumberStyles.Float, CultureInfo.InvariantCulture, out var lat)
+            || !double.TryParse(text.AsSpan(comma + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out var lon))
+            return false;
+        if (lat is < -90 or > 90 || lon is < -180 or > 180 || double.IsNaN(lat) || double.IsNaN(lon))
+            return false;
+        point = new GeoPoint(lat, lon);
+        return true;
+    }
+
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Latitude:0.####},{Longitude:0.####}");
+}
