@@ -43,14 +43,6 @@ public static partial class ShutdownSignals
         }
     }
 
-    private static int GetParentProcessId() =>
-        OperatingSystem.IsLinux() ? GetParentProcessIdLinux() : GetParentProcessIdUnix();
-
-    // "libc" alone makes the loader walk ~40 paths on Linux (libc.so is a linker script, then
-    // liblibc.so in every search directory) before it settles; the soname resolves at once.
-    [LibraryImport("libc.so.6", EntryPoint = "getppid")]
-    private static partial int GetParentProcessIdLinux();
-
     [LibraryImport("libc", EntryPoint = "getppid")]
-    private static partial int GetParentProcessIdUnix();
+    private static partial int GetParentProcessId();
 }
