@@ -12,6 +12,7 @@ using TransportContext = Guise.Transports.TransportContext;
 namespace Guise.Interop.Tests.Marionette;
 
 /// <summary>Marionette-HTTP against real observers and intermediaries on loopback: tshark, nDPI, nginx.</summary>
+[Collection(nameof(TorCollection))]
 public class MarionetteRealPeersTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(90);
@@ -193,6 +194,8 @@ public class MarionetteRealPeersTests(ITestOutputHelper output)
         var port = Peers.FreePort();
         using var dumpcap = ChildProcess.Start(Which("dumpcap"), ["-i", "lo", "-f", $"tcp port {port}", "-P", "-w", pcap]);
         await dumpcap.WaitForLineAsync(l => l.Contains("Capturing on", StringComparison.Ordinal), TimeSpan.FromSeconds(20), "dumpcap to start");
+        // "Capturing on" can precede the filter being attached; under load the first packets were lost.
+        await Task.Delay(1000);
         var (listener, _) = await EchoServerAsync(server, port, cts.Token);
         try
         {
