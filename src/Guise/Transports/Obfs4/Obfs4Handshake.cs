@@ -80,21 +80,14 @@ public sealed class Obfs4ClientHandshake
     private readonly byte[] _identityPublic;
     private readonly Obfs4SessionKey _session;
     private readonly byte[] _epochHour;
-    private readonly byte[]? _padding;
-    private readonly int _paddingLength;
+    private readonly byte[] _padding;
     private byte[]? _serverMark;
 
     /// <param name="padding">P_C itself (77..8128 bytes); random in production, fixed for known-answer tests.</param>
     public Obfs4ClientHandshake(ReadOnlySpan<byte> nodeId, ReadOnlySpan<byte> identityPublic, Obfs4SessionKey session,
         long epochHour, byte[] padding)
-        : this(nodeId, identityPublic, session, epochHour, padding, padding.Length)
     {
-    }
-
-    private Obfs4ClientHandshake(ReadOnlySpan<byte> nodeId, ReadOnlySpan<byte> identityPublic, Obfs4SessionKey session,
-        long epochHour, byte[]? padding, int paddingLength)
-    {
-        if (paddingLength is < Obfs4HandshakeLimits.ClientMinPadLength or > Obfs4HandshakeLimits.ClientMaxPadLength)
+        if (padding.Length is < Obfs4HandshakeLimits.ClientMinPadLength or > Obfs4HandshakeLimits.ClientMaxPadLength)
             throw new ArgumentOutOfRangeException(nameof(padding), "client padding out of range");
         _nodeId = nodeId.ToArray();
         _identityPublic = identityPublic.ToArray();
@@ -102,66 +95,26 @@ public sealed class Obfs4ClientHandshake
         _session = session;
         _epochHour = Obfs4HandshakeLimits.EpochHourBytes(epochHour);
         _padding = padding;
-        _paddingLength = paddingLength;
     }
-
-    /// <summary>A handshake whose P_C is random bytes of a random length in [77, 8128], made in place by <see cref="WriteRequest"/>.</summary>
-    public static Obfs4ClientHandshake WithRandomPadding(ReadOnlySpan<byte> nodeId, ReadOnlySpan<byte> identityPublic,
-        Obfs4SessionKey session, long epochHour) =>
-        new(nodeId, identityPublic, session, epochHour, null,
-            RandomNumberGenerator.GetInt32(Obfs4HandshakeLimits.ClientMinPadLength, Obfs4HandshakeLimits.ClientMaxPadLength + 1));
 
     /// <summary>Random padding of a random length in [77, 8128], as obfs4's csrand.IntRange.</summary>
     public static byte[] RandomPadding() =>
         RandomNumberGenerator.GetBytes(RandomNumberGenerator.GetInt32(Obfs4HandshakeLimits.ClientMinPadLength, Obfs4HandshakeLimits.ClientMaxPadLength + 1));
 
-    /// <summary>The length of the request <see cref="WriteRequest"/> writes.</summary>
-    public int RequestLength => 32 + _paddingLength + Obfs4HandshakeLimits.MarkLength + Obfs4HandshakeLimits.MacLength;
-
     /// <summary>X' | P_C | M_C | MAC_C.</summary>
     public byte[] CreateRequest()
     {
-        var request = new byte[RequestLength];
-        WriteRequest(request);
-        return request;
-    }
-
-    /// <summary>Writes X' | P_C | M_C | MAC_C to the start of <paramref name="destination"/> and returns its length; allocates nothing.</summary>
-    public int WriteRequest(Span<byte> destination)
-    {
-        var length = RequestLength;
-        if (destination.Length < length)
-            throw new ArgumentException("destination too small", nameof(destination));
-        var request = destination[..length];
-        _session.Representative.CopyTo(request);
-        if (_padding is null)
-            RandomNumberGenerator.Fill(request.Slice(32, _paddingLength));
-        else
-            _padding.CopyTo(request[32..]);
+        var length = 32 + _padding.Length + Obfs4HandshakeLimits.MarkLength + Obfs4HandshakeLimits.MacLength;
+        var request = new byte[length];
+        _session.Representative.CopyTo(request, 0);
+        _padding.CopyTo(request, 32);
         Span<byte> mac = stackalloc byte[32];
         HMACSHA256.HashData(_macKey, _session.Representative, mac);
-        mac[..Obfs4HandshakeLimits.MarkLength].CopyTo(request[(32 + _paddingLength)..]);
+        mac[..Obfs4HandshakeLimits.MarkLength].CopyTo(request.AsSpan(32 + _padding.Length));
         var upToMark = length - Obfs4HandshakeLimits.MacLength;
-        HmacInPlace(_macKey, destination, upToMark, _epochHour, mac);
-        mac[..Obfs4HandshakeLimits.MacLength].CopyTo(request[upToMark..]);
-        return length;
-    }
-
-    /// <summary>
-    /// HMAC(key, destination[..length] | epochHour) without a copy: E is written just past the
-    /// data (where the MAC goes next) when it fits, hashed in one shot, then overwritten.
-    /// </summary>
-    internal static void HmacInPlace(byte[] key, Span<byte> destination, int length, byte[] epochHour, Span<byte> mac)
-    {
-        if (destination.Length - length >= epochHour.Length)
-        {
-            epochHour.CopyTo(destination[length..]);
-            HMACSHA256.HashData(key, destination[..(length + epochHour.Length)], mac);
-        }
-        else
-        {
-            HmacWithEpoch(key, destination[..length], epochHour, mac);
-        }
+        HmacWithEpoch(_macKey, request.AsSpan(0, upToMark), _epochHour, mac);
+        mac[..Obfs4HandshakeLimits.MacLength].CopyTo(request.AsSpan(upToMark));
+        return request;
     }
 
     /// <summary>
@@ -341,51 +294,22 @@ public sealed class Obfs4ServerHandshake
     /// <summary>Y' | AUTH | P_S | M_S | MAC_S, with the client's accepted E. Call after Done.</summary>
     public byte[] CreateResponse(ReadOnlySpan<byte> padding)
     {
-        var response = new byte[ResponseLength(padding.Length)];
-        WriteResponse(padding, response);
-        return response;
-    }
-
-    /// <summary>The length of a response with <paramref name="paddingLength"/> bytes of P_S.</summary>
-    public static int ResponseLength(int paddingLength) =>
-        64 + paddingLength + Obfs4HandshakeLimits.MarkLength + Obfs4HandshakeLimits.MacLength;
-
-    /// <summary>
-    /// Writes the response with random P_S of a random length in [0, 8051] to the start of
-    /// <paramref name="destination"/> (at least 8192 − the seed frame bytes) and returns its
-    /// length; allocates nothing.
-    /// </summary>
-    public int WriteResponseWithRandomPadding(Span<byte> destination)
-    {
-        var paddingLength = RandomNumberGenerator.GetInt32(Obfs4HandshakeLimits.ServerMinPadLength, Obfs4HandshakeLimits.ServerMaxPadLength + 1);
-        if (destination.Length < ResponseLength(paddingLength))
-            throw new ArgumentException("destination too small", nameof(destination));
-        var padding = destination.Slice(64, paddingLength);
-        RandomNumberGenerator.Fill(padding);
-        return WriteResponse(padding, destination);
-    }
-
-    /// <summary>Writes Y' | AUTH | P_S | M_S | MAC_S to the start of <paramref name="destination"/>; <paramref name="padding"/> may already sit at its place there.</summary>
-    public int WriteResponse(ReadOnlySpan<byte> padding, Span<byte> destination)
-    {
         if (_epochHour is null)
             throw new InvalidOperationException("the client handshake has not been accepted");
         if (padding.Length > Obfs4HandshakeLimits.ServerMaxPadLength)
             throw new ArgumentOutOfRangeException(nameof(padding));
-        var length = ResponseLength(padding.Length);
-        if (destination.Length < length)
-            throw new ArgumentException("destination too small", nameof(destination));
-        var response = destination[..length];
-        padding.CopyTo(response[64..]); // a no-op copy when the padding is already in place
-        _session.Representative.CopyTo(response);
-        _auth.CopyTo(response[32..]);
+        var length = 64 + padding.Length + Obfs4HandshakeLimits.MarkLength + Obfs4HandshakeLimits.MacLength;
+        var response = new byte[length];
+        _session.Representative.CopyTo(response, 0);
+        _auth.CopyTo(response, 32);
+        padding.CopyTo(response.AsSpan(64));
         Span<byte> mac = stackalloc byte[32];
         HMACSHA256.HashData(_macKey, _session.Representative, mac);
-        mac[..Obfs4HandshakeLimits.MarkLength].CopyTo(response[(64 + padding.Length)..]);
+        mac[..Obfs4HandshakeLimits.MarkLength].CopyTo(response.AsSpan(64 + padding.Length));
         var upToMark = length - Obfs4HandshakeLimits.MacLength;
-        Obfs4ClientHandshake.HmacInPlace(_macKey, destination, upToMark, _epochHour, mac);
-        mac[..Obfs4HandshakeLimits.MacLength].CopyTo(response[upToMark..]);
-        return length;
+        Obfs4ClientHandshake.HmacWithEpoch(_macKey, response.AsSpan(0, upToMark), _epochHour, mac);
+        mac[..Obfs4HandshakeLimits.MacLength].CopyTo(response.AsSpan(upToMark));
+        return response;
     }
 
     /// <summary>Random padding of a random length in [0, 8051].</summary>

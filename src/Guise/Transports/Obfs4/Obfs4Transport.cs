@@ -104,10 +104,8 @@ public sealed class Obfs4ClientSession : IClientSession
         try
         {
             var hour = Obfs4HandshakeLimits.EpochHour(_context.Time.GetUtcNow());
-            var hs = Obfs4ClientHandshake.WithRandomPadding(_nodeId, _identityPublic, _sessionKey, hour);
-            // The request is written in place in the receive buffer, which is free until it is sent.
-            var requestLength = hs.WriteRequest(buffer);
-            await wire.WriteAsync(buffer.AsMemory(0, requestLength), linked.Token).ConfigureAwait(false);
+            var hs = new Obfs4ClientHandshake(_nodeId, _identityPublic, _sessionKey, hour, Obfs4ClientHandshake.RandomPadding());
+            await wire.WriteAsync(hs.CreateRequest(), linked.Token).ConfigureAwait(false);
             await wire.FlushAsync(linked.Token).ConfigureAwait(false);
 
             var filled = 0;
@@ -230,12 +228,11 @@ public sealed class Obfs4ServerFactory : IServerFactory
                 System.Security.Cryptography.CryptographicOperations.ZeroMemory(okm);
 
                 // The seed frame rides unpadded with the handshake (the client's minimum padding accounts for it).
-                // The request has been consumed (trailing bytes are rejected), so the reply is
-                // built in place in the same rented buffer.
-                var responseLength = hs.WriteResponseWithRandomPadding(buffer);
-                var replyLength = responseLength + Obfs4HandshakeLimits.InlineSeedFrameLength;
-                codec.EncodePacket(Obfs4Wire.PacketTypePrngSeed, Identity.DrbgSeed, 0, buffer.AsSpan(responseLength, Obfs4HandshakeLimits.InlineSeedFrameLength));
-                await inbound.WriteAsync(buffer.AsMemory(0, replyLength), linked.Token).ConfigureAwait(false);
+                var response = hs.CreateResponse(Obfs4ServerHandshake.RandomPadding());
+                var reply = new byte[response.Length + Obfs4HandshakeLimits.InlineSeedFrameLength];
+                response.CopyTo(reply, 0);
+                codec.EncodePacket(Obfs4Wire.PacketTypePrngSeed, Identity.DrbgSeed, 0, reply.AsSpan(response.Length));
+                await inbound.WriteAsync(reply, linked.Token).ConfigureAwait(false);
                 await inbound.FlushAsync(linked.Token).ConfigureAwait(false);
                 return new Obfs4Stream(inbound, codec, [], _context.Time);
             }
