@@ -1,3 +1,4 @@
+// Tests and demos that start tor from this code must append ../shared/tor/loopback-only.torrc (UseDefaultFallbackDirs 0 ...): see Tor.LoopbackOnly in tests.
 using System.CommandLine;
 using System.Net;
 using Guise.Errors;
