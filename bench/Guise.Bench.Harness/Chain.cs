@@ -37,6 +37,9 @@ internal sealed class RunningChain : IDisposable
     public IPEndPoint SocksEndPoint { get; private set; } = null!;
     public PtArgs ClientArgs { get; private set; } = PtArgs.Empty;
 
+    /// <summary>CPU used so far by the client and the server proxy together.</summary>
+    public TimeSpan CpuTime() => Client.CpuTime() + Server.CpuTime();
+
     /// <summary>Starts the server proxy (forwarding to <paramref name="orPort"/>), then the client proxy, and waits for both to be ready.</summary>
     public static RunningChain Start(ChainSpec spec, IPEndPoint orPort, TimeSpan patience)
     {

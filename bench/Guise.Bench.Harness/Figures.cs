@@ -11,6 +11,8 @@ internal sealed record Figure(string Key, string Title, string Unit, bool Higher
     public static readonly Figure BulkDown1 = new("bulk_down_1", "bulk download, 1 stream", "MiB/s", true);
     public static readonly Figure BulkUpParallel = new("bulk_up_parallel", "bulk upload, N parallel streams (total)", "MiB/s", true);
     public static readonly Figure Handshakes = new("handshakes_per_s", "sequential handshakes incl. SOCKS", "1/s", true, "F0");
+    public static readonly Figure HandshakeCpu = new("handshake_cpu_ms", "CPU per sequential tunnel (client + server)", "ms", false, "F3");
+    public static readonly Figure BulkCpu = new("bulk_cpu_ms_per_mib", "CPU per MiB, bulk upload (client + server)", "ms", false, "F2");
     public static readonly Figure SocksReady = new("socks_ready_ms", "tunnel up (connect → SOCKS success), median", "ms", false, "F2");
     public static readonly Figure Ttfb = new("ttfb_ms", "time to first byte (connect → target's reply), median", "ms", false, "F2");
     public static readonly Figure RssPerTunnel = new("rss_per_idle_tunnel_kib", "RSS per idle tunnel (client + server)", "KiB", false);
@@ -20,7 +22,7 @@ internal sealed record Figure(string Key, string Title, string Unit, bool Higher
     public static readonly Figure OverheadDown = new("wire_per_payload_down", "bytes on the wire per payload byte, download", "B/B", false, "F4");
 
     public static readonly IReadOnlyList<Figure> All =
-        [BulkUp1, BulkDown1, BulkUpParallel, Handshakes, SocksReady, Ttfb, RssPerTunnel, RssBaseline, Startup, OverheadUp, OverheadDown];
+        [BulkUp1, BulkDown1, BulkUpParallel, BulkCpu, Handshakes, HandshakeCpu, SocksReady, Ttfb, RssPerTunnel, RssBaseline, Startup, OverheadUp, OverheadDown];
 }
 
 /// <summary>The measurements. Each returns one sample; the runner repeats them.</summary>

@@ -143,6 +143,23 @@ internal sealed class PtProcess : IDisposable
         throw new InvalidOperationException($"no VmRSS for {Name} (pid {Pid})");
     }
 
+    /// <summary>
+    /// CPU time the process has used (user + system, all threads, living or exited), from
+    /// /proc/PID/stat in clock ticks. Unlike wall-clock rates this does not move when other
+    /// processes load the machine, so it shows where a figure's time goes.
+    /// </summary>
+    public TimeSpan CpuTime()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / (double)ClockTicksPerSecond);
+    }
+
+    // sysconf(_SC_CLK_TCK) is 100 on every Linux that .NET runs on.
+    private const int ClockTicksPerSecond = 100;
+
     /// <summary>Closes stdin (the managed-proxy way to say stop); kills this process by PID if it is still there after a grace period.</summary>
     public void Stop(TimeSpan grace)
     {

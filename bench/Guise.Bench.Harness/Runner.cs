@@ -115,12 +115,16 @@ internal static class Runner
                 await Measure.PingAsync(warm, ct).ConfigureAwait(false);
             }
 
+            var cpu0 = chain.CpuTime();
             Record(result, Figure.BulkUp1, await Measure.BulkUploadMibpsAsync(chain, o.BulkBytes, ct).ConfigureAwait(false), log);
+            Record(result, Figure.BulkCpu, (chain.CpuTime() - cpu0).TotalMilliseconds / (o.BulkBytes / (double)(1 << 20)), log);
             Record(result, Figure.BulkDown1, await Measure.BulkDownloadMibpsAsync(chain, o.BulkBytes, ct).ConfigureAwait(false), log);
             if (full)
                 Record(result, Figure.BulkUpParallel, await Measure.ParallelUploadMibpsAsync(chain, o.ParallelStreams, o.ParallelBytesPerStream, ct).ConfigureAwait(false), log);
+            cpu0 = chain.CpuTime();
             var (perSecond, socksMs, ttfbMs) = await Measure.SequentialHandshakesAsync(chain, o.Handshakes, ct).ConfigureAwait(false);
             Record(result, Figure.Handshakes, perSecond, log);
+            Record(result, Figure.HandshakeCpu, (chain.CpuTime() - cpu0).TotalMilliseconds / o.Handshakes, log);
             Record(result, Figure.SocksReady, socksMs, log);
             Record(result, Figure.Ttfb, ttfbMs, log);
             if (full)

@@ -10,6 +10,14 @@ namespace Guise.Primitives;
 /// table obfs4proxy builds — the server sends its seed, so both ends must agree.
 /// Sampling uses the CSPRNG, as obfs4 does. Thread-safe: the reader may reset it while the
 /// writer samples.
+/// <para>
+/// Building a table (a permutation of up to 1449 values over SipHash) costs about as much as an
+/// X25519 multiplication, and every obfs4 client connection would build two: one from a random
+/// seed that the bridge's seed frame replaces before a byte is sent, then the bridge's — the
+/// same seed on every connection to that bridge. So a table is built on the first sample after
+/// a reset (the random one never is), and tables are immutable and shared through a small cache
+/// keyed by seed and range, which a deterministic build cannot make observable.
+/// </para>
 /// </summary>
 public sealed class WeightedDist
 {
@@ -19,10 +27,8 @@ public sealed class WeightedDist
     private readonly int _min;
     private readonly int _max;
     private readonly bool _biased;
-    private int[] _values = [];
-    private double[] _weights = [];
-    private int[] _alias = [];
-    private double[] _prob = [];
+    private byte[] _seed;
+    private Table? _table;
 
     public WeightedDist(ReadOnlySpan<byte> seed, int min, int max, bool biased = false)
     {
@@ -31,21 +37,65 @@ public sealed class WeightedDist
         _min = min;
         _max = max;
         _biased = biased;
-        Reset(seed);
+        _seed = seed.ToArray();
     }
 
+    /// <summary>Replaces the seed; the table for it is built (or found) on the next sample.</summary>
     public void Reset(ReadOnlySpan<byte> seed)
+    {
+        var copy = seed.ToArray();
+        lock (_lock)
+        {
+            _seed = copy;
+            _table = null;
+        }
+    }
+
+    // Callers hold _lock.
+    private Table CurrentTable() => _table ??= TableCache.GetOrBuild(_seed, _min, _max, _biased);
+
+    private sealed record Table(int[] Values, double[] Weights, int[] Alias, double[] Prob);
+
+    /// <summary>The last few tables built, by seed and range (a bridge's clients all share one).</summary>
+    private static class TableCache
+    {
+        private const int Capacity = 8;
+        private static readonly Lock Gate = new();
+        private static readonly (byte[] Seed, int Min, int Max, bool Biased, Table Table)?[] Entries = new (byte[], int, int, bool, Table)?[Capacity];
+        private static int _next;
+
+        public static Table GetOrBuild(byte[] seed, int min, int max, bool biased)
+        {
+            lock (Gate)
+            {
+                foreach (var e in Entries)
+                {
+                    if (e is { } hit && hit.Min == min && hit.Max == max && hit.Biased == biased && hit.Seed.AsSpan().SequenceEqual(seed))
+                        return hit.Table;
+                }
+            }
+            var table = Build(seed, min, max, biased);
+            lock (Gate)
+            {
+                Entries[_next] = (seed, min, max, biased, table);
+                _next = (_next + 1) % Capacity;
+            }
+            return table;
+        }
+    }
+
+    private static Table Build(ReadOnlySpan<byte> seed, int min, int max, bool biased)
     {
         var rng = new GoRand(new HashDrbg(seed));
 
-        var n = _max + 1 - _min;
+        var n = max + 1 - min;
         var values = rng.Perm(n);
         n = Math.Clamp(n, 1, MaxValues);
         n = rng.Intn(n) + 1;
         values = values[..n];
 
         var weights = new double[n];
-        if (_biased)
+        if (biased)
         {
             var culm = 0.0;
             for (var i = 0; i < n; i++)
@@ -62,13 +112,7 @@ public sealed class WeightedDist
         }
 
         var (alias, prob) = BuildTables(weights);
-        lock (_lock)
-        {
-            _values = values;
-            _weights = weights;
-            _alias = alias;
-            _prob = prob;
-        }
+        return new Table(values, weights, alias, prob);
     }
 
     // Vose's alias method with FIFO work lists, in obfs4's order (it decides which column gets
@@ -111,9 +155,10 @@ public sealed class WeightedDist
         var rng = new GoRand(random ?? CryptoInt63Source.Instance);
         lock (_lock)
         {
-            var i = rng.Intn(_values.Length);
-            var idx = rng.Float64() <= _prob[i] ? i : _alias[i];
-            return _min + _values[idx];
+            var t = CurrentTable();
+            var i = rng.Intn(t.Values.Length);
+            var idx = rng.Float64() <= t.Prob[i] ? i : t.Alias[i];
+            return _min + t.Values[idx];
         }
     }
 
@@ -122,11 +167,12 @@ public sealed class WeightedDist
     {
         lock (_lock)
         {
+            var t = CurrentTable();
             var sb = new StringBuilder("[ ");
-            for (var i = 0; i < _values.Length; i++)
+            for (var i = 0; i < t.Values.Length; i++)
             {
-                if (_weights[i] > 0.01)
-                    sb.Append(CultureInfo.InvariantCulture, $"{_values[i]}: {_weights[i]:F6} ");
+                if (t.Weights[i] > 0.01)
+                    sb.Append(CultureInfo.InvariantCulture, $"{t.Values[i]}: {t.Weights[i]:F6} ");
             }
             return sb.Append(']').ToString();
         }
