@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
 using Guise.Errors;
 using Guise.Hosting.PtHost;
@@ -252,25 +251,35 @@ public sealed class ProbeRunner
         }
     }
 
-    /// <summary>A bare ORPort speaks TLS first (tor-spec §2); its self-signed certificate is not checked here.</summary>
+    /// <summary>
+    /// A bare ORPort speaks TLS first (tor-spec §2): send a ClientHello and wait for the
+    /// ServerHello. Tor authenticates a relay later, in its link handshake, by the identity key,
+    /// so nothing past the server's first flight would tell more about reachability; a censor's
+    /// interference shows as a reset, silence, an alert or bytes that are not TLS.
+    /// </summary>
     private static async Task TlsHandshakeAsync(TcpDialer dialer, string target, CancellationToken cancellationToken)
     {
-        var wire = await dialer.DialAsync(target, cancellationToken).ConfigureAwait(false);
-        await using var tls = new SslStream(wire, leaveInnerStreamOpen: false);
-        try
+        await using var wire = await dialer.DialAsync(target, cancellationToken).ConfigureAwait(false);
+        await wire.WriteAsync(TlsHello.CreateClientHello("www.example.com"), cancellationToken).ConfigureAwait(false);
+        await wire.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var buffer = new byte[64];
+        var filled = 0;
+        while (true)
         {
-            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            // A reset or refusal surfaces as an IOException the caller classifies.
+            var n = await wire.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+                throw new PtException(PtErrorKind.Eof, "TLS handshake: the server closed the connection after the ClientHello");
+            filled += n;
+            switch (TlsHello.Classify(buffer.AsSpan(0, filled), out var detail))
             {
-                TargetHost = "www.example.com",
-                // Tor relays present a throwaway self-signed certificate; tor authenticates the
-                // relay later, in its link handshake, by the identity key.
-                RemoteCertificateValidationCallback = (_, _, _, _) => true,
-            }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (System.Security.Authentication.AuthenticationException e)
-        {
-            throw new PtException(e.InnerException is IOException { InnerException: null } ? PtErrorKind.Eof : PtErrorKind.Handshake,
-                $"TLS handshake: {e.Message}", e);
+                case TlsHello.Answer.ServerHello:
+                    return;
+                case TlsHello.Answer.NeedMoreData when filled < buffer.Length:
+                    continue;
+                default:
+                    throw new PtException(PtErrorKind.Handshake, $"TLS handshake: {detail ?? "no ServerHello"}");
+            }
         }
     }
 }
