@@ -27,8 +27,10 @@ public sealed class CryptoInt63Source : IInt63Source
 /// Lemire). obfs4 only ever uses rand.New(HashDrbg) and rand.New(csrand), never Go's own
 /// rngSource, so the seeded lagged-Fibonacci generator and its rngCooked table are not needed
 /// to reproduce obfs4's distributions (the known-answer tests below are the proof).
+/// A struct: it holds nothing but its source, and obfs4 samples a length per burst on the data
+/// path, where an object per draw was the only allocation left.
 /// </summary>
-public sealed class GoRand(IInt63Source source)
+public readonly struct GoRand(IInt63Source source)
 {
     public long Int63() => source.Int63();
 
