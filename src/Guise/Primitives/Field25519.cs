@@ -125,7 +125,19 @@ internal struct Fe
             return Bmi2.X64.MultiplyNoFlags(a, b);
         if (ArmBase.Arm64.IsSupported)
             return ArmBase.Arm64.MultiplyHigh(a, b);
-        return Math.BigMul(a, b, out _);
+        return MulHighPortable(a, b);
+    }
+
+    // NativeAOT compiles for the x86-64 baseline, which has no MULX, and there Math.BigMul
+    // becomes a call to its software fallback that is not inlined (a tenth of an obfs4
+    // handshake's CPU in perf). Four 32x32 products, inlined, cost less.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong MulHighPortable(ulong a, ulong b)
+    {
+        ulong aLo = (uint)a, aHi = a >> 32, bLo = (uint)b, bHi = b >> 32;
+        ulong lh = aLo * bHi, hl = aHi * bLo;
+        var mid = ((aLo * bLo) >> 32) + (uint)lh + (uint)hl;
+        return (aHi * bHi) + (lh >> 32) + (hl >> 32) + (mid >> 32);
     }
 
     /// <summary>A 128-bit column sum as two registers (a two-ulong struct the JIT promotes).</summary>

@@ -156,4 +156,18 @@ public class FieldTests
             Assert.Equal(target, r * r % P);
         }
     }
+
+    [Fact]
+    public void The_portable_high_product_matches_128_bit_multiplication()
+    {
+        // The path NativeAOT takes on x86-64 without MULX; the JIT here may never take it.
+        ulong[] edges = [0, 1, 2, uint.MaxValue, (ulong)uint.MaxValue + 1, LimbMax, LimbMax * 38, ulong.MaxValue, ulong.MaxValue - 1, 1UL << 63];
+        var rng = new Random(25519);
+        var values = edges.Concat(Enumerable.Range(0, 2000).Select(_ => (ulong)rng.NextInt64() ^ ((ulong)rng.Next(2) << 63))).ToArray();
+        foreach (var a in values)
+        {
+            foreach (var b in values.Take(60))
+                Assert.Equal((ulong)(((UInt128)a * b) >> 64), Fe.MulHighPortable(a, b));
+        }
+    }
 }
