@@ -38,15 +38,66 @@ public static class Elligator2
     {
         if (privateKey.Length != 32 || publicKey.Length != 32 || representative.Length != 32)
             throw new ArgumentException("keys are 32 bytes");
-        var u = DirtyPublicU(privateKey);
-        if (!TryUToRepresentative(u, tweak, representative))
+        var (n, d) = DirtyPublicRatio(privateKey);
+        if (!TryRatioToRepresentative(n, d, tweak, representative))
             return false;
-        u.ToBytes(publicKey);
+        // Half of all keys fail above; only the ones kept pay for the inversion.
+        Fe.Mul(n, Fe.Invert(d)).ToBytes(publicKey);
         return true;
     }
 
-    /// <summary>The Montgomery u of clamp(k)*B + L[k[0] &amp; 7] (an Edwards sum, then (1+y)/(1-y)).</summary>
-    internal static Fe DirtyPublicU(ReadOnlySpan<byte> privateKey)
+    private static readonly Fe EdwardsD = Fe.Mul(Fe.Negate(Fe.FromUInt64(121665)), Fe.Invert(Fe.FromUInt64(121666)));
+
+    /// <summary>
+    /// The Montgomery u of clamp(k)*B + L[k[0] &amp; 7] as a fraction N/D, without an inversion.
+    /// libsodium multiplies (its point comes back compressed); the low-order point is added here
+    /// in affine Edwards coordinates, after one square root to recover x:
+    /// y3 = (y1 y2 + x1 x2) / (1 - d x1 x2 y1 y2), and u = (1 + y3) / (1 - y3) = (den + num) / (den - num).
+    /// </summary>
+    internal static (Fe N, Fe D) DirtyPublicRatio(ReadOnlySpan<byte> privateKey)
+    {
+        Span<byte> scalar = stackalloc byte[32];
+        Span<byte> point = stackalloc byte[32];
+        try
+        {
+            privateKey.CopyTo(scalar);
+            scalar[0] &= 248;
+            scalar[31] &= 127;
+            scalar[31] |= 64;
+            if (!Sodium.Ed25519BaseNoClamp(point, scalar))
+                throw new CryptographicException("ed25519 base multiplication failed");
+
+            // Decompress: x^2 = (y^2 - 1) / (d y^2 + 1), x's sign in bit 255.
+            var xSign = point[31] >> 7;
+            point[31] &= 127;
+            var y1 = Fe.FromBytes(point);
+            var yy = Fe.Square(y1);
+            var x1 = Fe.SqrtRatio(Fe.Sub(yy, Fe.One), Fe.Add(Fe.Mul(EdwardsD, yy), Fe.One), out var onCurve);
+            if (onCurve == 0)
+                throw new CryptographicException("ed25519 base multiplication gave a point off the curve");
+            x1 = Fe.Select(Fe.Negate(x1), x1, xSign ^ x1.IsNegative());
+
+            var c = privateKey[0];
+            var x2 = SelectLowOrder(LopX, Fe.SqrtM1, c);
+            var y2 = SelectLowOrder(LopY, Fe.One, (byte)(c + 2));
+
+            var xx = Fe.Mul(x1, x2);
+            var num = Fe.Add(Fe.Mul(y1, y2), xx);
+            var den = Fe.Sub(Fe.One, Fe.Mul(EdwardsD, Fe.Mul(xx, Fe.Mul(y1, y2))));
+            return (Fe.Add(den, num), Fe.Sub(den, num));
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(scalar);
+            CryptographicOperations.ZeroMemory(point);
+        }
+    }
+
+    /// <summary>
+    /// The same u by libsodium's point addition (both points compressed), then (1+y)/(1-y): the
+    /// straightforward construction, kept as the reference the tests hold <see cref="DirtyPublicRatio"/> to.
+    /// </summary>
+    internal static Fe DirtyPublicUBySodiumAddition(ReadOnlySpan<byte> privateKey)
     {
         Span<byte> scalar = stackalloc byte[32];
         Span<byte> point = stackalloc byte[32];
@@ -88,10 +139,18 @@ public static class Elligator2
         return Fe.Select(Fe.Negate(o), o, (cofactor >> 2) & 1);
     }
 
-    internal static bool TryUToRepresentative(in Fe u, byte tweak, Span<byte> representative)
+    internal static bool TryUToRepresentative(in Fe u, byte tweak, Span<byte> representative) =>
+        TryRatioToRepresentative(u, Fe.One, tweak, representative);
+
+    /// <summary>
+    /// The representative of u = n/d. With u = n/d, -2u(u+A) = -2n(n+Ad)/d^2 and
+    /// r = u / sqrt(-2u(u+A)) = n / sqrt(-2n(n+Ad)) up to sign (likewise (u+A) for tweak bit 0),
+    /// and the sign is fixed at the end either way, so no inversion is needed.
+    /// </summary>
+    internal static bool TryRatioToRepresentative(in Fe n, in Fe d, byte tweak, Span<byte> representative)
     {
-        var t1 = u;
-        var t2 = Fe.Add(t1, A);
+        var t1 = n;
+        var t2 = Fe.Add(t1, Fe.Mul(A, d));
         var t3 = Fe.Mul(Fe.Mul(t1, t2), NegTwo);
         t3 = Fe.SqrtRatio(Fe.One, t3, out var isSquare);
         if (isSquare == 0)

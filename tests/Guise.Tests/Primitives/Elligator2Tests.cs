@@ -72,6 +72,32 @@ public class Elligator2Tests
     }
 
     [Fact]
+    public void The_inversion_free_public_key_matches_libsodiums_point_addition_for_every_low_order_point()
+    {
+        // Seeded so a failure reproduces; 512 keys cover all eight low-order points many times over.
+        var rng = new Random(8);
+        var seen = new HashSet<int>();
+        var key = new byte[32];
+        for (var i = 0; i < 512; i++)
+        {
+            rng.NextBytes(key);
+            seen.Add(key[0] & 7);
+            var (n, d) = Elligator2.DirtyPublicRatio(key);
+            var expected = Elligator2.DirtyPublicUBySodiumAddition(key);
+            Assert.Equal(1, Fe.Equal(Fe.Mul(n, Fe.Invert(d)), expected));
+
+            // The representative from the fraction is the representative of u itself.
+            var fromRatio = new byte[32];
+            var fromU = new byte[32];
+            var tweak = (byte)rng.Next(256);
+            var ok = Elligator2.TryRatioToRepresentative(n, d, tweak, fromRatio);
+            Assert.Equal(ok, Elligator2.TryUToRepresentative(expected, tweak, fromU));
+            Assert.Equal(fromU, fromRatio);
+        }
+        Assert.Equal(8, seen.Count);
+    }
+
+    [Fact]
     public void Generated_keypairs_round_trip_through_their_representative()
     {
         for (var i = 0; i < 32; i++)

@@ -252,11 +252,19 @@ public sealed class Obfs4ServerHandshake
         var hour = Obfs4HandshakeLimits.EpochHour(now);
         Span<byte> mac = stackalloc byte[32];
         var macFound = false;
-        // All three are evaluated whatever matches, to keep the timing flat.
+        // The three MACs share everything but E: hash the (up to 8 KiB) request once and finish
+        // a copy of that state per hour. All three are evaluated whatever matches, to keep the
+        // timing flat.
+        using var prefix = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, _macKey);
+        prefix.AppendData(received[..macAt]);
         foreach (var offset in (ReadOnlySpan<int>)[0, -1, 1])
         {
             var e = Obfs4HandshakeLimits.EpochHourBytes(hour + offset);
-            Obfs4ClientHandshake.HmacWithEpoch(_macKey, received[..macAt], e, mac);
+            using (var h = prefix.Clone())
+            {
+                h.AppendData(e);
+                h.GetHashAndReset(mac);
+            }
             if (CryptographicOperations.FixedTimeEquals(mac[..Obfs4HandshakeLimits.MacLength], macRx))
             {
                 if (_replay.TestAndSet(now, macRx))
