@@ -52,7 +52,10 @@ public class BenchSmokeTests
                 {
                     var samples = f.Value.GetProperty("samples").EnumerateArray().Select(s => s.GetDouble()).ToList();
                     Assert.Single(samples);
-                    Assert.True(samples[0] > 0 && double.IsFinite(samples[0]) || f.Name == "rss_per_idle_tunnel_kib", $"{id} {f.Name} = {samples[0]}");
+                    // CPU time comes in 10 ms clock ticks: a quick run's few kilobytes may cost none,
+                    // and a handful of idle tunnels may not move RSS.
+                    var mayBeZero = f.Name is "rss_per_idle_tunnel_kib" or "bulk_cpu_ms_per_mib" or "handshake_cpu_ms";
+                    Assert.True(double.IsFinite(samples[0]) && (samples[0] > 0 || (mayBeZero && samples[0] >= 0) || f.Name == "rss_per_idle_tunnel_kib"), $"{id} {f.Name} = {samples[0]}");
                     Assert.Equal(samples[0], f.Value.GetProperty("median").GetDouble());
                 }
             }
