@@ -148,7 +148,7 @@ public static class OoniReport
             w.WriteNumber("timeout", tor.Timeout);
             w.WriteStartArray("tor_logs");
             foreach (var line in tor.Logs)
-                w.WriteStringValue(line);
+                w.WriteStringValue(unsafeAddresses ? line : ScrubText(line, t));
             w.WriteEndArray();
             w.WriteNumber("tor_progress", tor.Progress);
             w.WriteString("tor_progress_tag", tor.Tag);
