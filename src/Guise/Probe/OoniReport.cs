@@ -19,6 +19,9 @@ public sealed record ProbeReportContext
 
     public DateTimeOffset TestStartTime { get; init; } = DateTimeOffset.UtcNow;
 
+    /// <summary>Where the probe was (<c>--vantage</c>): written into every record for <c>guise locate</c>.</summary>
+    public GeoPoint? Vantage { get; init; }
+
     /// <summary>The probe's options, as OONI records them in <c>annotations</c>.</summary>
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
 }
@@ -94,6 +97,11 @@ public static class OoniReport
         WriteNullable(w, "failure", r.Failure);
         WriteNullable(w, "failed_step", r.FailedStep);
         w.WriteBoolean("success", r.Success);
+        if (ctx.Vantage is { } vantage)
+            WriteLatLon(w, "vantage", vantage);
+        else
+            w.WriteNull("vantage");
+        WriteClaim(w, t);
 
         w.WriteStartArray("tcp_connect");
         foreach (var c in r.TcpConnect)
@@ -167,15 +175,11 @@ public static class OoniReport
             w.WriteStartObject("location");
             w.WriteString("verdict", loc.Verdict);
             w.WriteString("reason", loc.Reason);
-            w.WriteStartArray("vantage");
-            w.WriteNumberValue(loc.Vantage.Latitude);
-            w.WriteNumberValue(loc.Vantage.Longitude);
-            w.WriteEndArray();
-            w.WriteStartArray("claim");
-            w.WriteNumberValue(loc.Claim.Latitude);
-            w.WriteNumberValue(loc.Claim.Longitude);
-            w.WriteEndArray();
+            WriteLatLon(w, "vantage", loc.Vantage);
+            WriteLatLon(w, "claim", loc.Claim);
+            w.WriteNull("claim_country");
             w.WriteNumber("claimed_distance_km", Math.Round(loc.ClaimedDistanceKm, 1));
+            w.WriteNumber("claimed_farthest_km", Math.Round(loc.ClaimedDistanceKm, 1));
             w.WriteNumber("min_rtt_ms", Math.Round(loc.MinRttMs, 3));
             w.WriteNumber("max_distance_km", Math.Round(loc.MaxDistanceKm, 1));
             w.WriteNumber("likely_rtt_ceiling_ms", Math.Round(loc.LikelyCeilingMs, 1));
@@ -204,6 +208,28 @@ public static class OoniReport
                 text = text.Replace(v, Scrubbed, StringComparison.Ordinal);
         }
         return text;
+    }
+
+    private static void WriteClaim(Utf8JsonWriter w, ProbeTarget t)
+    {
+        if (t.Claim is not { } claim)
+        {
+            w.WriteNull("claim");
+            return;
+        }
+        w.WriteStartObject("claim");
+        w.WriteString("kind", "point");
+        WriteLatLon(w, "point", claim);
+        w.WriteEndObject();
+    }
+
+    /// <summary>[latitude, longitude].</summary>
+    private static void WriteLatLon(Utf8JsonWriter w, string name, GeoPoint p)
+    {
+        w.WriteStartArray(name);
+        w.WriteNumberValue(p.Latitude);
+        w.WriteNumberValue(p.Longitude);
+        w.WriteEndArray();
     }
 
     private static void WriteNullable(Utf8JsonWriter w, string name, string? value)
