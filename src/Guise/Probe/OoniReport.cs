@@ -176,10 +176,13 @@ public static class OoniReport
             w.WriteString("verdict", loc.Verdict);
             w.WriteString("reason", loc.Reason);
             WriteLatLon(w, "vantage", loc.Vantage);
-            WriteLatLon(w, "claim", loc.Claim);
-            w.WriteNull("claim_country");
+            if (loc.Claim.Point is { } point)
+                WriteLatLon(w, "claim", point);
+            else
+                w.WriteNull("claim");
+            WriteNullable(w, "claim_country", loc.Claim.Country?.Code);
             w.WriteNumber("claimed_distance_km", Math.Round(loc.ClaimedDistanceKm, 1));
-            w.WriteNumber("claimed_farthest_km", Math.Round(loc.ClaimedDistanceKm, 1));
+            w.WriteNumber("claimed_farthest_km", Math.Round(loc.ClaimedFarthestKm, 1));
             w.WriteNumber("min_rtt_ms", Math.Round(loc.MinRttMs, 3));
             w.WriteNumber("max_distance_km", Math.Round(loc.MaxDistanceKm, 1));
             w.WriteNumber("likely_rtt_ceiling_ms", Math.Round(loc.LikelyCeilingMs, 1));
@@ -218,8 +221,17 @@ public static class OoniReport
             return;
         }
         w.WriteStartObject("claim");
-        w.WriteString("kind", "point");
-        WriteLatLon(w, "point", claim);
+        if (claim.Country is { } country)
+        {
+            w.WriteString("kind", "country");
+            w.WriteString("country", country.Code);
+            w.WriteString("country_name", country.Name);
+        }
+        else
+        {
+            w.WriteString("kind", "point");
+            WriteLatLon(w, "point", claim.Point!.Value);
+        }
         w.WriteEndObject();
     }
 

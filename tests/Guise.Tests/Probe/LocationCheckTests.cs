@@ -1,4 +1,5 @@
 using Guise.Probe;
+using Guise.Probe.Geo;
 
 namespace Guise.Tests.Probe;
 
@@ -63,6 +64,43 @@ public class LocationCheckTests
         var d = LocationCheck.DistanceKm(Berlin, HongKong);
         Assert.NotEqual("impossible", LocationCheck.Check(Berlin, HongKong, d / 100 + 0.01).Verdict);
         Assert.Equal("impossible", LocationCheck.Check(Berlin, HongKong, d / 100 - 0.01).Verdict);
+    }
+
+    [Fact]
+    public void A_country_whose_nearest_point_is_beyond_the_rtt_bound_is_impossible()
+    {
+        // The nearest point of the US from Berlin (the Maine border) is ~5,546 km: at least 55 ms.
+        var r = LocationCheck.Check(Berlin, LocationClaim.In(CountryShapes.Default.Find("US")!), minRttMs: 5);
+        Assert.Equal("impossible", r.Verdict);
+        Assert.InRange(r.ClaimedDistanceKm, 5500, 5550);
+        Assert.Contains("nearest point of United States of America (US)", r.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_country_within_reach_of_the_rtt_is_plausible()
+    {
+        var us = LocationClaim.In(CountryShapes.Default.Find("US")!);
+        Assert.Equal("plausible", LocationCheck.Check(Berlin, us, minRttMs: 80).Verdict);
+        // From Paris, Germany starts ~290 km away: 3 ms is enough.
+        Assert.Equal("plausible", LocationCheck.Check(Paris, LocationClaim.In(CountryShapes.Default.Find("DE")!), minRttMs: 3).Verdict);
+    }
+
+    [Fact]
+    public void An_rtt_larger_than_even_the_farthest_point_needs_is_inconclusive()
+    {
+        // Hawaii, the US's farthest point from Berlin, is ~12,000 km: typically up to ~270 ms.
+        var r = LocationCheck.Check(Berlin, LocationClaim.In(CountryShapes.Default.Find("US")!), minRttMs: 600);
+        Assert.Equal("inconclusive", r.Verdict);
+        Assert.InRange(r.ClaimedFarthestKm, 11500, 12500);
+        Assert.Equal("plausible", LocationCheck.Check(Berlin, LocationClaim.In(CountryShapes.Default.Find("US")!), minRttMs: 250).Verdict);
+    }
+
+    [Fact]
+    public void A_vantage_point_inside_the_claimed_country_never_makes_it_impossible()
+    {
+        var r = LocationCheck.Check(Paris, LocationClaim.In(CountryShapes.Default.Find("FR")!), minRttMs: 0.1);
+        Assert.Equal("plausible", r.Verdict);
+        Assert.Equal(0, r.ClaimedDistanceKm);
     }
 
     private static GeoPoint City(string name) => name switch

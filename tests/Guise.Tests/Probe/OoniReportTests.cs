@@ -15,7 +15,7 @@ public class OoniReportTests
         new StepResult("in_process", 0.03, 3.03, PtErrorKind.Timeout, "silent_server", "obfs4 to 192.0.2.7:443 timed out"),
         withTor ? new TorResult(25, "requesting_status", "Asking for networkstatus consensus", 0, 2.5, "generic_timeout_error",
             "timeout-reached", 30, ["Bootstrapped 25% ... at 192.0.2.7"], "0.4.9.1", "obfs4", "bootstrap_100") : null,
-        LocationCheck.Check(new GeoPoint(52.52, 13.4), Target.Claim!.Value, 10),
+        LocationCheck.Check(new GeoPoint(52.52, 13.4), Target.Claim!, 10),
         "silent_server", "generic_timeout_error", "handshake");
 
     [Theory]

@@ -28,7 +28,7 @@ public class ProbeTargetsFileTests
         Assert.Equal(Fp, targets[2].Fingerprint);
         Assert.Equal($"192.0.2.3:9001 {Fp}", targets[2].BridgeLine);
         Assert.Equal("2001:db8::1", targets[3].Address.Host);
-        Assert.Equal(new GeoPoint(52.52, 13.405), targets[3].Claim);
+        Assert.Equal(new GeoPoint(52.52, 13.405), targets[3].Claim!.Point);
         Assert.Null(targets[4].Fingerprint);
         Assert.Equal(7, targets[4].Line);
     }
@@ -44,12 +44,24 @@ public class ProbeTargetsFileTests
     [InlineData("obfs4 192.0.2.1:443 @91,0", "line 2", "not a location")]
     [InlineData("obfs4 192.0.2.1:443 @1,2 cert=x", "line 2", "goes last")]
     [InlineData("9bad 192.0.2.1:443", "line 2", "neither a transport name")]
+    [InlineData("plain 192.0.2.1:443 @XQ", "line 2", "not an ISO 3166-1 alpha-2")]
+    [InlineData("plain 192.0.2.1:443 @SG", "line 2", "no shape in Natural Earth 1:110m")]
+    [InlineData("plain 192.0.2.1:443 @FR @DE", "line 2", "more than one claimed location")]
     public void Errors_name_the_file_and_line(string line, string _, string expected)
     {
         var e = Assert.Throws<PtException>(() => ProbeTargetsFile.Parse("# first\n" + line, "bridges.txt"));
         Assert.Equal(PtErrorKind.Config, e.Kind);
         Assert.StartsWith("bridges.txt:2: ", e.Message, StringComparison.Ordinal);
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_country_code_claims_the_country_with_that_shape()
+    {
+        var targets = ProbeTargetsFile.Parse("plain 192.0.2.1:80 @FR\nplain 192.0.2.2:80 @jp");
+        Assert.Equal("France", targets[0].Claim!.Country!.Name);
+        Assert.Null(targets[0].Claim!.Point);
+        Assert.Equal("JP", targets[1].Claim!.Country!.Code);
     }
 
     [Fact]
