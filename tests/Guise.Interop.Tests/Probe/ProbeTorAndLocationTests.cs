@@ -12,13 +12,17 @@ public sealed class ProbeTorAndLocationTests
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(150);
 
     /// <summary>
-    /// --tor against a loopback bridge tor (obfs4proxy on both ends): tor reaches the bridge
-    /// descriptor through the tunnel; without directory authorities it cannot reach 100 %, and
-    /// the record says how far it got. A vanilla line for the same bridge's ORPort is measured too.
+    /// --tor against a loopback bridge tor (obfs4proxy as its server plugin): the client tor runs
+    /// obfs4proxy, or the guise binary under test, as its ClientTransportPlugin and reaches the bridge
+    /// descriptor through the tunnel; without directory authorities it cannot reach 100 %, and the
+    /// record says how far it got. A vanilla line for the same bridge's ORPort is measured too.
     /// </summary>
-    [Fact]
-    public async Task Tor_bootstrap_is_recorded_up_to_the_bridge_descriptor()
+    [Theory]
+    [InlineData("obfs4proxy")]
+    [InlineData("guise")]
+    public async Task Tor_bootstrap_is_recorded_up_to_the_bridge_descriptor(string clientPlugin)
     {
+        var plugin = clientPlugin == "guise" ? Peers.Guise : Peers.Obfs4Proxy;
         using var cts = new CancellationTokenSource(HangGuard);
         using var root = new TempDir();
         var bridge = await Tor.StartBridgeAsync(root, "obfs4", Peers.Obfs4Proxy);
@@ -35,7 +39,7 @@ public sealed class ProbeTorAndLocationTests
             Tor = new TorProbeOptions
             {
                 TorBinary = Peers.Tor,
-                PluginCommand = name => name == "obfs4" ? $"exec {Peers.Obfs4Proxy}" : null,
+                PluginCommand = name => name == "obfs4" ? $"exec {plugin}" : null,
                 ExtraTorrcLines = Tor.LoopbackOnly.Split('\n'),
                 Timeout = TimeSpan.FromSeconds(60),
                 StopAtDescriptor = true,
@@ -67,7 +71,8 @@ public sealed class ProbeTorAndLocationTests
 
     /// <summary>
     /// Two test hosts behind delay lines (../shared/netem/delayline.py): one answers in ~5 ms, one
-    /// in ~121 ms. Both claim to be in Hong Kong, ~8750 km from a vantage point in Berlin.
+    /// in ~121 ms. Both claim to be in Hong Kong, ~8750 km from a vantage point in Berlin, and then
+    /// to be in China (a country claim).
     /// </summary>
     [Fact]
     public async Task A_claim_the_rtt_cannot_reach_is_impossible_and_one_it_fits_is_plausible()
@@ -78,6 +83,8 @@ public sealed class ProbeTorAndLocationTests
         var targets = ProbeTargetsFile.Parse($"""
             plain {near.EndPoint} @22.3193,114.1694
             plain {far.EndPoint} @22.3193,114.1694
+            plain {near.EndPoint} @CN
+            plain {far.EndPoint} @CN
             """);
         var options = new ProbeOptions { Tries = 4, Vantage = new GeoPoint(52.52, 13.405), ConnectTimeout = TimeSpan.FromSeconds(5) };
         var results = (await new ProbeRunner(options, ProbeRunner.Transports(TransportRegistry.Default)).RunAsync(targets, null, null, cts.Token))
@@ -91,6 +98,10 @@ public sealed class ProbeTorAndLocationTests
         Assert.Equal("impossible", nearLoc.Verdict);
         Assert.Equal("plausible", farLoc.Verdict);
         Assert.True(farLoc.MaxDistanceKm > farLoc.ClaimedDistanceKm);
+        // The same hosts claiming China: its nearest point is ~4,700 km from Berlin.
+        Assert.Equal("impossible", results[2].Location!.Verdict);
+        Assert.InRange(results[2].Location!.ClaimedDistanceKm, 4000, 5000);
+        Assert.Equal("plausible", results[3].Location!.Verdict);
     }
 
     /// <summary>A network namespace behind delayline.py with a TCP listener at 10.201.INDEX.2:9000; stopped by PID.</summary>
