@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Guise.Interop.Tests.Support;
+using Guise.Tests.Shared;
 
 namespace Guise.Interop.Tests.Probe;
 
@@ -42,6 +43,7 @@ public sealed class ProbeReportScreenshotTests
             Assert.True(exit == 1, $"probe should report the closed port (exit 1), got {exit}:\n{output}");
             reports.Add(jsonl);
         }
+        Assert.All(reports.SelectMany(File.ReadAllLines), l => Assert.Empty(ProbeSchema.Errors(l)));
         var ids = reports.SelectMany(File.ReadAllLines)
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("test_keys").GetProperty("target_id").GetString()!)
             .Distinct().ToList();

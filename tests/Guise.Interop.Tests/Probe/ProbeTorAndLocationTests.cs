@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Guise.Interop.Tests.Support;
 using Guise.Probe;
+using Guise.Tests.Shared;
 using Guise.Transports;
 
 namespace Guise.Interop.Tests.Probe;
@@ -61,8 +62,10 @@ public sealed class ProbeTorAndLocationTests
             Assert.Equal(0, tor.BootstrapTime);
             Assert.Matches(@"^\d+\.\d+\.\d+\.\d+", tor.TorVersion);
             Assert.Contains(tor.Logs, l => l.Contains("new bridge descriptor", StringComparison.Ordinal));
-            using var doc = JsonDocument.Parse(OoniReport.ToJsonLine(r, new ProbeReportContext()));
+            var line = OoniReport.ToJsonLine(r, new ProbeReportContext());
+            using var doc = JsonDocument.Parse(line);
             Assert.Empty(OoniShape.Validate(doc.RootElement));
+            Assert.Empty(ProbeSchema.Errors(line));
             Assert.DoesNotContain(bridge.Fingerprint, doc.RootElement.GetRawText(), StringComparison.OrdinalIgnoreCase);
         }
         Assert.Equal("in_process", results[0].Handshake!.Mode);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Guise.Interop.Tests.Support;
 using Guise.Probe;
+using Guise.Tests.Shared;
 using Guise.Transports;
 using Guise.Transports.Obfs4;
 using TransportContext = Guise.Transports.TransportContext;
@@ -66,8 +67,10 @@ public sealed class ProbeVerdictTests
         Assert.All(results.Where(r => r.Success), r => Assert.True(r.MinRttMs is > 0 and < 1000));
         foreach (var r in results)
         {
-            using var doc = JsonDocument.Parse(OoniReport.ToJsonLine(r, new ProbeReportContext()));
+            var line = OoniReport.ToJsonLine(r, new ProbeReportContext());
+            using var doc = JsonDocument.Parse(line);
             Assert.Empty(OoniShape.Validate(doc.RootElement));
+            Assert.Empty(ProbeSchema.Errors(line));
         }
     }
 
@@ -96,7 +99,9 @@ public sealed class ProbeVerdictTests
         }, jsonl, console, tty: false, cts.Token);
 
         Assert.Equal(ProbeApp.ExitSomeFailed, code);
-        var records = jsonl.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l)).ToList();
+        var lines = jsonl.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(lines, l => Assert.Empty(ProbeSchema.Errors(l)));
+        var records = lines.Select(l => JsonDocument.Parse(l)).ToList();
         Assert.Equal(3, records.Count);
         var byLine = records.ToDictionary(d => d.RootElement.GetProperty("test_keys").GetProperty("target_line").GetInt32());
         foreach (var d in records)

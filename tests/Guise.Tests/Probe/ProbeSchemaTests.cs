@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Guise.Probe;
-using Json.Schema;
+using Guise.Tests.Shared;
 
 namespace Guise.Tests.Probe;
 
@@ -12,19 +12,7 @@ namespace Guise.Tests.Probe;
 /// </summary>
 public sealed class ProbeSchemaTests
 {
-    private static readonly Lazy<JsonSchema> Schema = new(() =>
-        JsonSchema.FromText(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Probe", "guise-probe.schema.json"))));
-
-    /// <summary>The schema's errors for one JSONL line (empty when valid).</summary>
-    internal static List<string> SchemaErrors(string line)
-    {
-        using var doc = JsonDocument.Parse(line);
-        var result = Schema.Value.Evaluate(doc.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
-        return result.IsValid
-            ? []
-            : [.. (result.Details ?? []).Where(d => d.Errors is { Count: > 0 })
-                .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation} ({d.EvaluationPath}): {e.Key}: {e.Value}"))];
-    }
+    private static List<string> SchemaErrors(string line) => ProbeSchema.Errors(line);
 
     [Fact]
     public async Task Every_record_of_a_real_run_validates_against_the_schema()
