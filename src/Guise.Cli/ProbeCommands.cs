@@ -25,7 +25,7 @@ internal static class ProbeCommands
         var torrcAppend = new Option<string?>("--torrc-append") { Description = "A file whose lines go at the end of every torrc." };
         var cc = new Option<string>("--probe-cc") { Description = "Country code of this vantage point, for the report.", DefaultValueFactory = _ => "ZZ" };
         var asn = new Option<string>("--probe-asn") { Description = "AS number of this vantage point (AS1234), for the report.", DefaultValueFactory = _ => "AS0" };
-        var vantage = new Option<string?>("--vantage") { Description = "LAT,LON of this vantage point: checks each target's claimed @LAT,LON against its RTT." };
+        var vantage = new Option<string?>("--vantage") { Description = "LAT,LON of this vantage point: checks each target's claimed @LAT,LON or @CC against its RTT, and is written into every record (for guise locate)." };
         var unsafeAddresses = new Option<bool>("--unsafe-include-addresses") { Description = "Keep bridge addresses, fingerprints and args in the report and the table (scrubbed by default)." };
         var cmd = new Command("probe", "Measure bridges: TCP connect RTT, transport handshake, optional tor bootstrap; OONI-format JSONL.\n" +
             "Exit code: 0 every target works, 1 some do not, 2 bad arguments or targets file, 130 interrupted.")
