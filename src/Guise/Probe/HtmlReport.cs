@@ -26,8 +26,17 @@ public static class HtmlReport
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(located);
         ArgumentNullException.ThrowIfNull(shapes);
-        var colors = located.Select((r, i) => (r.TargetId, Color: Palette[i % Palette.Length])).ToDictionary(x => x.TargetId, x => x.Color, StringComparer.Ordinal);
-        var vantages = records.Where(r => r.Vantage is not null).Select(r => (r.Vantage!.Value, r.ProbeCc)).Distinct().ToList();
+        // Loops rather than LINQ over tuples: fewer generic instantiations in the AOT binary.
+        var colors = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var r in located)
+            colors[r.TargetId] = Palette[colors.Count % Palette.Length];
+        var vantages = new List<ProbeRecord>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var r in records)
+        {
+            if (r.Vantage is { } v && seen.Add($"{v} {r.ProbeCc}"))
+                vantages.Add(r);
+        }
         var h = new StringBuilder();
         h.Append("""
             <!DOCTYPE html>
@@ -77,10 +86,10 @@ public static class HtmlReport
             }
         }
         h.Append("</g>\n<g id=\"vantages\">\n");
-        foreach (var (v, cc) in vantages)
+        foreach (var r in vantages)
         {
-            var (x, y) = Project(v);
-            h.Append(CultureInfo.InvariantCulture, $"<circle class=\"vantage\" cx=\"{F(x)}\" cy=\"{F(y)}\" r=\"6\"><title>vantage {v} ({Enc(cc)})</title></circle>\n");
+            var (x, y) = Project(r.Vantage!.Value);
+            h.Append(CultureInfo.InvariantCulture, $"<circle class=\"vantage\" cx=\"{F(x)}\" cy=\"{F(y)}\" r=\"6\"><title>vantage {r.Vantage} ({Enc(r.ProbeCc)})</title></circle>\n");
         }
         h.Append("</g>\n</svg>\n");
         h.Append("<p><span class=\"swatch\" style=\"background:#d62728\"></span>vantage point &nbsp; dashed: a vantage point's RTT disc &nbsp; filled: where the server can be (inside every disc) &nbsp; outline or diamond: the claimed location</p>\n");

@@ -16,8 +16,13 @@ public sealed class Country
         NumericCode = numericCode;
         Name = name;
         Polygons = PlanarPolygons.Normalize(polygons);
-        var all = Polygons.SelectMany(p => p).SelectMany(r => r).ToArray();
-        _bounds = (all.Min(p => p.Lon), all.Min(p => p.Lat), all.Max(p => p.Lon), all.Max(p => p.Lat));
+        // Plain loops, not LINQ over value tuples: each such instantiation is native code in the AOT binary.
+        _bounds = (double.MaxValue, double.MaxValue, double.MinValue, double.MinValue);
+        foreach (var ring in Rings)
+        {
+            foreach (var (lon, lat) in ring)
+                _bounds = (Math.Min(_bounds.MinLon, lon), Math.Min(_bounds.MinLat, lat), Math.Max(_bounds.MaxLon, lon), Math.Max(_bounds.MaxLat, lat));
+        }
     }
 
     /// <summary>ISO 3166-1 alpha-2.</summary>

@@ -12,15 +12,21 @@ internal static class PlanarPolygons
         var result = new List<IReadOnlyList<(double, double)[]>>();
         foreach (var polygon in polygons)
         {
-            var rings = polygon.Select(Unwrap).ToList();
+            var rings = new List<List<(double Lon, double Lat)>>(polygon.Count);
+            foreach (var ring in polygon)
+                rings.Add(Unwrap(ring));
             // The strip [-180, 180] sees each unwrapped ring shifted by -360, 0 or +360.
-            foreach (var shift in new[] { -360.0, 0, 360 })
+            for (var shift = -360.0; shift <= 360; shift += 360)
             {
                 var exterior = ClipToWorld(rings[0], shift);
                 if (exterior is null)
                     continue;
                 var pieces = new List<(double, double)[]> { exterior };
-                pieces.AddRange(rings.Skip(1).Select(r => ClipToWorld(r, shift)).OfType<(double, double)[]>());
+                for (var i = 1; i < rings.Count; i++)
+                {
+                    if (ClipToWorld(rings[i], shift) is { } hole)
+                        pieces.Add(hole);
+                }
                 result.Add(pieces);
             }
         }
@@ -43,7 +49,10 @@ internal static class PlanarPolygons
         var winding = points[^1].Lon - points[0].Lon;
         if (Math.Abs(winding) > 180)
         {
-            var pole = ring.Average(p => p.Lat) < 0 ? -90.0 : 90.0;
+            var latitudes = 0.0;
+            foreach (var p in ring)
+                latitudes += p.Lat;
+            var pole = latitudes < 0 ? -90.0 : 90.0;
             points.Add((points[^1].Lon, pole));
             points.Add((points[0].Lon, pole));
             points.Add(points[0]);
@@ -54,7 +63,9 @@ internal static class PlanarPolygons
     /// <summary>The ring shifted by <paramref name="shift"/> and clipped to -180 ≤ lon ≤ 180 (Sutherland–Hodgman on the strip), or null when nothing of it is left.</summary>
     private static (double Lon, double Lat)[]? ClipToWorld(List<(double Lon, double Lat)> ring, double shift)
     {
-        var shifted = ring.Select(p => (p.Lon + shift, p.Lat)).ToList();
+        var shifted = new List<(double Lon, double Lat)>(ring.Count);
+        foreach (var (lon, lat) in ring)
+            shifted.Add((lon + shift, lat));
         var clipped = ClipHalf(ClipHalf(shifted, -180, keepAbove: true), 180, keepAbove: false);
         if (clipped.Count < 3 || Math.Abs(Area(clipped)) < 1e-9)
             return null;
