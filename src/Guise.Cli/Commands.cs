@@ -26,6 +26,8 @@ internal static class Commands
         root.Subcommands.Add(HostCommands.Host());
         root.Subcommands.Add(HostCommands.Wrap());
         root.Subcommands.Add(ProbeCommands.Probe());
+        root.Subcommands.Add(ProbeCommands.LocateCommand());
+        root.Subcommands.Add(ProbeCommands.Report());
         return root;
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Guise.Probe.Geo;
 
 namespace Guise.Probe;
 
@@ -18,7 +19,7 @@ namespace Guise.Probe;
 /// </remarks>
 public static class LocationCheck
 {
-    public const double EarthRadiusKm = 6371.0088;
+    public const double EarthRadiusKm = Sphere.EarthRadiusKm;
 
     /// <summary>Upper bound on great-circle km per ms of RTT (≈ 2/3 c in fiber, there and back).</summary>
     public const double PhysicalKmPerMsRtt = 100;
@@ -30,48 +31,56 @@ public static class LocationCheck
     public const double LikelyOverheadMs = 30;
 
     /// <summary>Great-circle distance (haversine), in km.</summary>
-    public static double DistanceKm(GeoPoint a, GeoPoint b)
-    {
-        static double Rad(double d) => d * Math.PI / 180;
-        var dLat = Rad(b.Latitude - a.Latitude);
-        var dLon = Rad(b.Longitude - a.Longitude);
-        var h = Math.Sin(dLat / 2) * Math.Sin(dLat / 2)
-            + Math.Cos(Rad(a.Latitude)) * Math.Cos(Rad(b.Latitude)) * Math.Sin(dLon / 2) * Math.Sin(dLon / 2);
-        return 2 * EarthRadiusKm * Math.Asin(Math.Min(1, Math.Sqrt(h)));
-    }
+    public static double DistanceKm(GeoPoint a, GeoPoint b) => Sphere.DistanceKm(a, b);
 
-    public static LocationResult Check(GeoPoint vantage, GeoPoint claim, double minRttMs)
+    public static LocationResult Check(GeoPoint vantage, GeoPoint claim, double minRttMs) =>
+        Check(vantage, LocationClaim.At(claim), minRttMs);
+
+    /// <summary>
+    /// For a country, the claim is every point of it: distances to it run from its nearest point
+    /// to its farthest. It is <c>impossible</c> when even the nearest is beyond the physical bound,
+    /// <c>inconclusive</c> when the RTT is more than even the farthest typically takes.
+    /// </summary>
+    public static LocationResult Check(GeoPoint vantage, LocationClaim claim, double minRttMs)
     {
+        ArgumentNullException.ThrowIfNull(claim);
         ArgumentOutOfRangeException.ThrowIfNegative(minRttMs);
-        var claimed = DistanceKm(vantage, claim);
+        var (nearest, farthest) = claim.Country is { } country
+            ? (country.MinDistanceKm(vantage), country.MaxDistanceKm(vantage))
+            : (Sphere.DistanceKm(vantage, claim.Point!.Value), Sphere.DistanceKm(vantage, claim.Point!.Value));
         var maxKm = minRttMs * PhysicalKmPerMsRtt;
-        var likelyCeilingMs = claimed / LikelyKmPerMsRtt + LikelyOverheadMs;
+        var likelyCeilingMs = farthest / LikelyKmPerMsRtt + LikelyOverheadMs;
+        var what = claim.Country is { } c ? $"the nearest point of {c.Name} ({c.Code}) is" : "the claim is";
+        var span = claim.Country is null
+            ? string.Create(CultureInfo.InvariantCulture, $"{nearest:F0} km")
+            : string.Create(CultureInfo.InvariantCulture, $"{nearest:F0}-{farthest:F0} km");
         string verdict, reason;
-        if (claimed > maxKm)
+        if (nearest > maxKm)
         {
             verdict = "impossible";
             reason = string.Create(CultureInfo.InvariantCulture,
-                $"the claim is {claimed:F0} km away, but a {minRttMs:F1} ms RTT allows at most {maxKm:F0} km: the server is closer than claimed");
+                $"{what} {nearest:F0} km away, but a {minRttMs:F1} ms RTT allows at most {maxKm:F0} km: the server is closer than claimed");
         }
         else if (minRttMs <= likelyCeilingMs)
         {
             verdict = "plausible";
             reason = string.Create(CultureInfo.InvariantCulture,
-                $"{claimed:F0} km needs at least {claimed / PhysicalKmPerMsRtt:F1} ms and typically up to {likelyCeilingMs:F0} ms; measured {minRttMs:F1} ms");
+                $"{span} needs at least {nearest / PhysicalKmPerMsRtt:F1} ms and typically up to {likelyCeilingMs:F0} ms; measured {minRttMs:F1} ms");
         }
         else
         {
             verdict = "inconclusive";
             reason = string.Create(CultureInfo.InvariantCulture,
-                $"{minRttMs:F1} ms is more than {claimed:F0} km typically takes ({likelyCeilingMs:F0} ms): the server may be anywhere within {maxKm:F0} km");
+                $"{minRttMs:F1} ms is more than {span} typically takes ({likelyCeilingMs:F0} ms): the server may be anywhere within {maxKm:F0} km");
         }
-        return new LocationResult(vantage, claim, claimed, minRttMs, maxKm, likelyCeilingMs, verdict, reason);
+        return new LocationResult(vantage, claim, nearest, farthest, minRttMs, maxKm, likelyCeilingMs, verdict, reason);
     }
 }
 
-/// <param name="ClaimedDistanceKm">Great-circle distance from the vantage point to the claim.</param>
+/// <param name="ClaimedDistanceKm">Great-circle distance from the vantage point to the claimed point, or to the nearest point of the claimed country.</param>
+/// <param name="ClaimedFarthestKm">The same to the farthest point of the claimed country (the point's distance for a point).</param>
 /// <param name="MaxDistanceKm">The physical bound the RTT allows.</param>
 /// <param name="LikelyCeilingMs">The largest RTT that still counts as evidence for the claim.</param>
 /// <param name="Verdict">impossible, plausible or inconclusive.</param>
-public sealed record LocationResult(GeoPoint Vantage, GeoPoint Claim, double ClaimedDistanceKm, double MinRttMs,
+public sealed record LocationResult(GeoPoint Vantage, LocationClaim Claim, double ClaimedDistanceKm, double ClaimedFarthestKm, double MinRttMs,
     double MaxDistanceKm, double LikelyCeilingMs, string Verdict, string Reason);

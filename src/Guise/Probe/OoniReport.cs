@@ -19,6 +19,9 @@ public sealed record ProbeReportContext
 
     public DateTimeOffset TestStartTime { get; init; } = DateTimeOffset.UtcNow;
 
+    /// <summary>Where the probe was (<c>--vantage</c>): written into every record for <c>guise locate</c>.</summary>
+    public GeoPoint? Vantage { get; init; }
+
     /// <summary>The probe's options, as OONI records them in <c>annotations</c>.</summary>
     public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
 }
@@ -94,6 +97,11 @@ public static class OoniReport
         WriteNullable(w, "failure", r.Failure);
         WriteNullable(w, "failed_step", r.FailedStep);
         w.WriteBoolean("success", r.Success);
+        if (ctx.Vantage is { } vantage)
+            WriteLatLon(w, "vantage", vantage);
+        else
+            w.WriteNull("vantage");
+        WriteClaim(w, t);
 
         w.WriteStartArray("tcp_connect");
         foreach (var c in r.TcpConnect)
@@ -148,7 +156,7 @@ public static class OoniReport
             w.WriteNumber("timeout", tor.Timeout);
             w.WriteStartArray("tor_logs");
             foreach (var line in tor.Logs)
-                w.WriteStringValue(line);
+                w.WriteStringValue(unsafeAddresses ? line : ScrubText(line, t));
             w.WriteEndArray();
             w.WriteNumber("tor_progress", tor.Progress);
             w.WriteString("tor_progress_tag", tor.Tag);
@@ -167,15 +175,14 @@ public static class OoniReport
             w.WriteStartObject("location");
             w.WriteString("verdict", loc.Verdict);
             w.WriteString("reason", loc.Reason);
-            w.WriteStartArray("vantage");
-            w.WriteNumberValue(loc.Vantage.Latitude);
-            w.WriteNumberValue(loc.Vantage.Longitude);
-            w.WriteEndArray();
-            w.WriteStartArray("claim");
-            w.WriteNumberValue(loc.Claim.Latitude);
-            w.WriteNumberValue(loc.Claim.Longitude);
-            w.WriteEndArray();
+            WriteLatLon(w, "vantage", loc.Vantage);
+            if (loc.Claim.Point is { } point)
+                WriteLatLon(w, "claim", point);
+            else
+                w.WriteNull("claim");
+            WriteNullable(w, "claim_country", loc.Claim.Country?.Code);
             w.WriteNumber("claimed_distance_km", Math.Round(loc.ClaimedDistanceKm, 1));
+            w.WriteNumber("claimed_farthest_km", Math.Round(loc.ClaimedFarthestKm, 1));
             w.WriteNumber("min_rtt_ms", Math.Round(loc.MinRttMs, 3));
             w.WriteNumber("max_distance_km", Math.Round(loc.MaxDistanceKm, 1));
             w.WriteNumber("likely_rtt_ceiling_ms", Math.Round(loc.LikelyCeilingMs, 1));
@@ -204,6 +211,37 @@ public static class OoniReport
                 text = text.Replace(v, Scrubbed, StringComparison.Ordinal);
         }
         return text;
+    }
+
+    private static void WriteClaim(Utf8JsonWriter w, ProbeTarget t)
+    {
+        if (t.Claim is not { } claim)
+        {
+            w.WriteNull("claim");
+            return;
+        }
+        w.WriteStartObject("claim");
+        if (claim.Country is { } country)
+        {
+            w.WriteString("kind", "country");
+            w.WriteString("country", country.Code);
+            w.WriteString("country_name", country.Name);
+        }
+        else
+        {
+            w.WriteString("kind", "point");
+            WriteLatLon(w, "point", claim.Point!.Value);
+        }
+        w.WriteEndObject();
+    }
+
+    /// <summary>[latitude, longitude].</summary>
+    private static void WriteLatLon(Utf8JsonWriter w, string name, GeoPoint p)
+    {
+        w.WriteStartArray(name);
+        w.WriteNumberValue(p.Latitude);
+        w.WriteNumberValue(p.Longitude);
+        w.WriteEndArray();
     }
 
     private static void WriteNullable(Utf8JsonWriter w, string name, string? value)

@@ -103,9 +103,10 @@ public static class ProbeApp
             runner.Validate(targets, Path.GetFileName(options.TargetsFile));
 
             var progress = new ProbeProgress(console, tty, targets.Count, options.Report.IncludeAddresses);
+            var report = options.Report with { Vantage = options.Report.Vantage ?? options.Probe.Vantage };
             var results = await runner.RunAsync(targets, r =>
             {
-                jsonl.WriteLine(OoniReport.ToJsonLine(r, options.Report));
+                jsonl.WriteLine(OoniReport.ToJsonLine(r, report));
                 jsonl.Flush();
                 progress.Finished(r);
             }, progress.Started, cancellationToken).ConfigureAwait(false);

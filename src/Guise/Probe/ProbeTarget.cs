@@ -1,6 +1,7 @@
 using System.Globalization;
 using Guise.Errors;
 using Guise.Net;
+using Guise.Probe.Geo;
 using Guise.Transports;
 
 namespace Guise.Probe;
@@ -13,7 +14,7 @@ namespace Guise.Probe;
 /// <param name="Transport">The PT name, or <see cref="Vanilla"/> for a bare ORPort.</param>
 /// <param name="Fingerprint">The relay identity (40 hex digits), when the line gives one.</param>
 /// <param name="Claim">Where the operator says the server is, when the line says so.</param>
-public sealed record ProbeTarget(int Line, string Transport, HostPort Address, string? Fingerprint, PtArgs Args, GeoPoint? Claim)
+public sealed record ProbeTarget(int Line, string Transport, HostPort Address, string? Fingerprint, PtArgs Args, LocationClaim? Claim)
 {
     /// <summary>The transport name used for a bare ORPort (Tor's own TLS, no PT).</summary>
     public const string Vanilla = "vanilla";
@@ -57,11 +58,12 @@ public sealed record ProbeTarget(int Line, string Transport, HostPort Address, s
 /// <remarks>
 /// <code>
 /// # comment                                   (and blank lines) are skipped
-/// [Bridge] TRANSPORT HOST:PORT [FINGERPRINT] [k=v ...] [@LAT,LON]
-/// [Bridge] HOST:PORT [FINGERPRINT] [@LAT,LON]            a bare ORPort (vanilla)
-/// [Bridge] vanilla HOST:PORT [FINGERPRINT] [@LAT,LON]    the same, named
+/// [Bridge] TRANSPORT HOST:PORT [FINGERPRINT] [k=v ...] [@LAT,LON | @CC]
+/// [Bridge] HOST:PORT [FINGERPRINT] [@LAT,LON | @CC]            a bare ORPort (vanilla)
+/// [Bridge] vanilla HOST:PORT [FINGERPRINT] [@LAT,LON | @CC]    the same, named
 /// </code>
-/// <c>@LAT,LON</c> is the location the server claims (decimal degrees), used by the location
+/// <c>@LAT,LON</c> (decimal degrees) or <c>@CC</c> (ISO 3166-1 alpha-2 country with a shape in
+/// <see cref="CountryShapes.Default"/>) is the location the server claims, used by the location
 /// plausibility check. Every error is a Config <see cref="PtException"/> whose message starts
 /// with <c>SOURCE:LINE:</c>.
 /// </remarks>
@@ -146,21 +148,19 @@ public static class ProbeTargetsFile
         }
 
         var args = new PtArgs();
-        GeoPoint? claim = null;
+        LocationClaim? claim = null;
         while (tokens.Count > 0)
         {
             var token = tokens.Dequeue();
             if (token.StartsWith('@'))
             {
                 if (claim is not null)
-                    throw new PtException(PtErrorKind.Config, "more than one claimed location (@LAT,LON)");
-                claim = GeoPoint.TryParse(token[1..], out var point)
-                    ? point
-                    : throw new PtException(PtErrorKind.Config, $"'{token}' is not a location: write @LAT,LON in decimal degrees (e.g. @52.52,13.40)");
+                    throw new PtException(PtErrorKind.Config, "more than one claimed location (@LAT,LON or @CC)");
+                claim = LocationClaim.Parse(token[1..]);
                 continue;
             }
             if (claim is not null)
-                throw new PtException(PtErrorKind.Config, $"'{token}' after the claimed location: @LAT,LON goes last");
+                throw new PtException(PtErrorKind.Config, $"'{token}' after the claimed location: @LAT,LON or @CC goes last");
             var eq = token.IndexOf('=', StringComparison.Ordinal);
             if (eq < 0)
                 throw new PtException(PtErrorKind.Config, $"'{token}' is not a k=v bridge argument");
@@ -172,6 +172,45 @@ public static class ProbeTargetsFile
             throw new PtException(PtErrorKind.Config, "a vanilla (bare ORPort) bridge takes no k=v arguments");
         return new ProbeTarget(lineNumber, transport, parsed.Value, fingerprint, args, claim);
     }
+}
+
+/// <summary>Where a server's operator says it is: a point, or anywhere in a country.</summary>
+public sealed record LocationClaim
+{
+    private LocationClaim(GeoPoint? point, Country? country)
+    {
+        Point = point;
+        Country = country;
+    }
+
+    public GeoPoint? Point { get; }
+
+    public Country? Country { get; }
+
+    public static LocationClaim At(GeoPoint point) => new(point, null);
+
+    public static LocationClaim In(Country country) => new(null, country ?? throw new ArgumentNullException(nameof(country)));
+
+    /// <summary>Parses <c>LAT,LON</c> or a country code (what follows the <c>@</c>); a Config <see cref="PtException"/> otherwise.</summary>
+    public static LocationClaim Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (GeoPoint.TryParse(text, out var point))
+            return At(point);
+        if (text.Length == 2 && text.All(char.IsAsciiLetter))
+        {
+            var code = text.ToUpperInvariant();
+            var shapes = CountryShapes.Default;
+            return shapes.Find(code) is { } country
+                ? In(country)
+                : throw new PtException(PtErrorKind.Config, shapes.IsIsoCode(code)
+                    ? $"'@{code}': this country has no shape in Natural Earth 1:110m (too small); claim @LAT,LON instead"
+                    : $"'@{code}' is not an ISO 3166-1 alpha-2 country code");
+        }
+        throw new PtException(PtErrorKind.Config, $"'@{text}' is not a location: write @LAT,LON in decimal degrees (e.g. @52.52,13.40) or a country code (@DE)");
+    }
+
+    public override string ToString() => Country?.Code ?? Point!.Value.ToString();
 }
 
 /// <summary>A point on the Earth in decimal degrees.</summary>
