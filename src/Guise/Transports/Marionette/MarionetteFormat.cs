@@ -87,7 +87,46 @@ public sealed class MarionetteFormat
 
     private static readonly Dictionary<string, MarionetteFormat> BuiltInCache = new(StringComparer.Ordinal);
 
-    /// <summary>A built-in name (<see cref="BuiltInNames"/>) or a path to a .mar file.</summary>
+    /// <summary>Formats loaded from files by <see cref="AddFile"/> (the CLI's <c>--format FILE</c>), by name.</summary>
+    private static readonly Dictionary<string, MarionetteFormat> Added = new(StringComparer.Ordinal);
+    private static string? _addedDefault;
+
+    /// <summary>
+    /// The format a server uses when its options name none: the first file added with
+    /// <c>makeDefault</c>, else <see cref="MarionetteTransport.DefaultFormat"/>.
+    /// </summary>
+    public static string DefaultName
+    {
+        get { lock (Added) return _addedDefault ?? MarionetteTransport.DefaultFormat; }
+    }
+
+    /// <summary>
+    /// Loads and validates a .mar file and makes it known by its file name without the extension,
+    /// so that bridge lines carry <c>format=NAME</c> rather than a path that only this machine has.
+    /// Throws <see cref="MarFormatException"/> (file:line:column) for a broken file,
+    /// <see cref="IOException"/> for an unreadable one, <see cref="ArgumentException"/> for a name
+    /// that a bridge line cannot carry or that is taken.
+    /// </summary>
+    /// <returns>The name.</returns>
+    public static string AddFile(string path, bool makeDefault = false)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
+            throw new ArgumentException($"{path}: the file name must be a format name ([A-Za-z0-9._-]+.mar): bridge lines carry it as format=NAME", nameof(path));
+        if (BuiltInNames.Contains(name))
+            throw new ArgumentException($"{path}: '{name}' is a built-in format's name; rename the file", nameof(path));
+        var format = Load(File.ReadAllText(path), path, name);
+        lock (Added)
+        {
+            if (!Added.TryAdd(name, format))
+                throw new ArgumentException($"{path}: a format named '{name}' was already added", nameof(path));
+            if (makeDefault)
+                _addedDefault ??= name;
+        }
+        return name;
+    }
+
+    /// <summary>A built-in name (<see cref="BuiltInNames"/>), a name added with <see cref="AddFile"/>, or a path to a .mar file.</summary>
     public static MarionetteFormat Resolve(string nameOrPath)
     {
         if (BuiltInNames.Contains(nameOrPath))
@@ -99,9 +138,19 @@ public sealed class MarionetteFormat
                 return f;
             }
         }
+        lock (Added)
+        {
+            if (Added.TryGetValue(nameOrPath, out var added))
+                return added;
+        }
         if (!File.Exists(nameOrPath))
+        {
+            string[] known;
+            lock (Added)
+                known = [.. BuiltInNames, .. Added.Keys.Order(StringComparer.Ordinal)];
             throw new Errors.PtException(Errors.PtErrorKind.Config,
-                $"marionette: no built-in format or file '{nameOrPath}' (built-ins: {string.Join(", ", BuiltInNames)})");
+                $"marionette: no format or file '{nameOrPath}' (known: {string.Join(", ", known)}; add your own with --format FILE)");
+        }
         return Load(File.ReadAllText(nameOrPath), nameOrPath, Path.GetFileNameWithoutExtension(nameOrPath));
     }
 
