@@ -87,6 +87,7 @@ public class MarParserTests
     [InlineData("connection(tcp, 80):\n  start end a 0.5\n  start end b 0.5\naction a:\n  client tg.send(\"http_get_request\")\naction b:\n  server tg.send(\"http_response\")\n", 3, 3, "same party")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client io.puts(\"x\") if regex_match_incoming(\"^\")\n", 4, 3, "error transitions only")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client io.puts(\"\\q\")\n", 4, 18, "unknown escape")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\n  start end b error\naction a:\n  client io.puts(\"x\")\naction b:\n  server io.puts(\"x\") if regex_match_incoming(\"^GET [a-z\")\n", 7, 53, "regex_match_incoming: unclosed '['")]
     public void A_broken_format_is_reported_with_file_line_and_column(string text, int line, int column, string reason)
     {
         var e = Assert.Throws<MarFormatException>(() => MarionetteFormat.Load(text, "broken.mar"));

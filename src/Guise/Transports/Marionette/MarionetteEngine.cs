@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Text;
 using Guise.Errors;
 using Guise.Primitives.Fte;
 
@@ -372,21 +371,11 @@ internal sealed class MarionetteEngine
 
     private async Task RunErrorBlockAsync(MarEdge error, CancellationToken ct)
     {
-        var incoming = Encoding.Latin1.GetString(_rx, _rxStart, _rxEnd - _rxStart);
         foreach (var m in error.Block.Messages)
         {
             if (m.Sender != _me || m is not LiteralMessage lit)
                 continue;
-            bool matches;
-            try
-            {
-                matches = lit.Guard?.IsMatch(incoming) ?? true;
-            }
-            catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
-            {
-                matches = false;
-            }
-            if (!matches)
+            if (lit.Guard is { } guard && !guard.IsMatch(_rx.AsSpan(_rxStart, _rxEnd - _rxStart)))
                 continue;
             try
             {

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Text.RegularExpressions;
 using Guise.Primitives.Fte;
 
 namespace Guise.Transports.Marionette;
@@ -28,10 +27,10 @@ public sealed class TemplateMessage(MarParty sender, MarPosition position, HttpT
 }
 
 /// <summary><c>io.puts(text)</c>: literal bytes (receiver: <c>io.gets</c> expects exactly these).</summary>
-public sealed class LiteralMessage(MarParty sender, MarPosition position, byte[] bytes, Regex? guard) : MarMessage(sender, position)
+public sealed class LiteralMessage(MarParty sender, MarPosition position, byte[] bytes, IncomingGuard? guard) : MarMessage(sender, position)
 {
     public byte[] Bytes { get; } = bytes;
-    public Regex? Guard { get; } = guard;
+    public IncomingGuard? Guard { get; } = guard;
 }
 
 public sealed record MarBlock(string? Name, IReadOnlyList<MarMessage> Messages);
@@ -272,16 +271,17 @@ public sealed class MarionetteFormat
                     var s = line.Args[0];
                     if (!s.IsString)
                         throw new MarFormatException(s.Position, "io: the argument is a string");
-                    Regex? guard = null;
+                    IncomingGuard? guard = null;
                     if (line.IncomingRegex is not null)
                     {
                         try
                         {
-                            guard = new Regex(line.IncomingRegex, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+                            guard = IncomingGuard.Compile(line.IncomingRegex);
                         }
-                        catch (ArgumentException e)
+                        catch (FteRegexException e)
                         {
-                            throw new MarFormatException(line.IncomingRegexPosition!.Value, "regex_match_incoming: " + e.Message);
+                            var p = line.IncomingRegexPosition!.Value;
+                            throw new MarFormatException(p with { Column = p.Column + 1 + e.Offset }, "regex_match_incoming: " + e.Message);
                         }
                     }
                     return new LiteralMessage(sender, line.Position, Unescape((string)s.Value, s.Position), guard);
