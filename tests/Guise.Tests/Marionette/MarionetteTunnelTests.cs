@@ -134,6 +134,40 @@ public class MarionetteTunnelTests
     }
 
     [Fact]
+    public async Task A_format_whose_server_greets_with_io_puts_carries_data_after_the_banner()
+    {
+        // io.puts messages carry no cell, so they must not use up a sequence number on either side.
+        using var dir = new TempDirectory();
+        var file = Path.Combine(dir.Path, "banner.mar");
+        await File.WriteAllTextAsync(file, """
+            connection(tcp, 21):
+              start  talk  banner  1.0
+              talk   end   chat    1.0
+            action banner:
+              server io.puts("220 ready\r\n")
+            action chat:
+              client fte.send("^[a-z ]+\n$", 256)
+              server fte.send("^[a-z ]+\n$", 256)
+            """);
+        using var cts = new CancellationTokenSource(HangGuard);
+        var (client, server, _, serverWire, pair) = await OpenAsync(file, cts.Token);
+        await using var _p = pair;
+        var up = RandomNumberGenerator.GetBytes(3000);
+        var down = RandomNumberGenerator.GetBytes(2000);
+        var writes = Task.WhenAll(client.WriteAsync(up, cts.Token).AsTask(), server.WriteAsync(down, cts.Token).AsTask());
+        var gotUp = new byte[up.Length];
+        var gotDown = new byte[down.Length];
+        await server.ReadExactlyAsync(gotUp, cts.Token);
+        await client.ReadExactlyAsync(gotDown, cts.Token);
+        await writes;
+        Assert.Equal(up, gotUp);
+        Assert.Equal(down, gotDown);
+        Assert.StartsWith("220 ready\r\n", Encoding.Latin1.GetString(serverWire.Written), StringComparison.Ordinal);
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_client_that_closes_its_write_side_ends_the_server_read_with_eof()
     {
         using var cts = new CancellationTokenSource(HangGuard);

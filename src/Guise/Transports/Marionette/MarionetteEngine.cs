@@ -113,7 +113,7 @@ internal sealed class MarionetteEngine
         else
         {
             (chosen, var cell) = await DetectAsync(normal, error, ct).ConfigureAwait(false);
-            await DeliverAsync(cell, ct).ConfigureAwait(false);
+            await DeliverAsync(chosen.Block.Messages[0], cell, ct).ConfigureAwait(false);
             skipFirst = true;
         }
         var messages = chosen.Block.Messages;
@@ -127,7 +127,7 @@ internal sealed class MarionetteEngine
             else
             {
                 var (_, cell) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == 0 ? error : null, ct).ConfigureAwait(false);
-                await DeliverAsync(cell, ct).ConfigureAwait(false);
+                await DeliverAsync(m, cell, ct).ConfigureAwait(false);
             }
         }
         return chosen;
@@ -228,8 +228,12 @@ internal sealed class MarionetteEngine
         return (cell, payload.Length);
     }
 
-    private async Task DeliverAsync(MarionetteCell cell, CancellationToken ct)
+    private async Task DeliverAsync(MarMessage received, MarionetteCell cell, CancellationToken ct)
     {
+        // io.puts/io.gets text carries no cell, so it takes no sequence number (the sender's
+        // SendAsync does not count it either).
+        if (received is LiteralMessage)
+            return;
         if (cell.Sequence != _receiveSeq++)
             throw new PtException(PtErrorKind.PeerProtocol, $"marionette: cell {cell.Sequence} out of order (expected {_receiveSeq - 1})");
         if (cell.StreamId != StreamId)
@@ -323,7 +327,7 @@ internal sealed class MarionetteEngine
                     if (n < lit.Bytes.Length)
                         return OperationStatus.NeedMoreData;
                     consumed = n;
-                    cell = new MarionetteCell(0, StreamId, _receiveSeq, ReadOnlyMemory<byte>.Empty);
+                    cell = default; // no cell: see DeliverAsync
                     return OperationStatus.Done;
                 }
             case FteMessage fte:
