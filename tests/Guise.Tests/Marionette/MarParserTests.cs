@@ -34,7 +34,7 @@ public class MarParserTests
             action get:
               client fte.send("^GET /[a-z]+ HTTP/1\.1\r\n\r\n$", 128)
             action get2:
-              client fte.send_async("^GET /[0-9]+ HTTP/1\.1\r\n\r\n$", 128)
+              client fte.send_async("^GET /[0-9]+ HTTP/1\.1\r\n\r\n$", 160)
               server fte.recv("^x*[a-z]+$", 128)
             action decoy:
               server io.puts("HTTP/1.1 404 Not Found\r\n\r\n") if regex_match_incoming("^GET")

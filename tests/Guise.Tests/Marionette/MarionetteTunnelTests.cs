@@ -167,6 +167,68 @@ public class MarionetteTunnelTests
         await server.DisposeAsync();
     }
 
+    private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
+
+    [Fact]
+    public async Task A_replayed_first_message_gets_the_decoy_answer_and_the_accept_fails()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var state = new TempDirectory();
+        var transport = new MarionetteTransport();
+        var server = transport.CreateServerFactory(TransportContext.ForTests(state.Path), new PtArgs().Add("format", "irc_lines"));
+        var session = transport.CreateClientFactory(TransportContext.ForTests()).Prepare(server.ClientArgs);
+
+        // A real tunnel, whose first 512-byte line an observer records.
+        await using (var pair = await LoopbackPair.CreateAsync())
+        {
+            var clientWire = new TapStream(pair.Client);
+            var accept = server.AcceptAsync(pair.Server, cts.Token).AsTask();
+            await using var client = await session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult<Stream>(clientWire), cts.Token);
+            await client.WriteAsync("hello"u8.ToArray(), cts.Token);
+            await using var tunnel = await accept;
+            var got = new byte[5];
+            await tunnel.ReadExactlyAsync(got, cts.Token);
+            var firstLine = clientWire.Written[..512];
+
+            // The observer replays it on a new connection.
+            await using var replay = await LoopbackPair.CreateAsync();
+            var second = server.AcceptAsync(replay.Server, cts.Token).AsTask();
+            await replay.Client.WriteAsync(firstLine, cts.Token);
+            var ex = await Assert.ThrowsAsync<PtException>(() => second);
+            Assert.Equal(PtErrorKind.Handshake, ex.Kind);
+            Assert.Contains("replayed", ex.Message, StringComparison.Ordinal);
+            var reply = new MemoryStream();
+            await replay.Client.CopyToAsync(reply, cts.Token);
+            Assert.StartsWith("ERROR :Closing Link", Encoding.Latin1.GetString(reply.ToArray()), StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData(-2)]
+    [InlineData(2)]
+    public async Task A_client_whose_clock_is_hours_off_gets_the_decoy_answer_and_the_accept_fails(int hours)
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var state = new TempDirectory();
+        var transport = new MarionetteTransport();
+        var server = transport.CreateServerFactory(TransportContext.ForTests(state.Path), new PtArgs().Add("format", "irc_lines"));
+        var skewed = new TransportContext(null, new ShiftedTime(TimeSpan.FromHours(hours)), NullPtLog.Instance);
+        var session = transport.CreateClientFactory(skewed).Prepare(server.ClientArgs);
+        await using var pair = await LoopbackPair.CreateAsync();
+        var serverWire = new TapStream(pair.Server);
+        var accept = server.AcceptAsync(serverWire, cts.Token).AsTask();
+        await using var client = await session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult<Stream>(pair.Client), cts.Token);
+
+        var ex = await Assert.ThrowsAsync<PtException>(() => accept);
+
+        Assert.Equal(PtErrorKind.Handshake, ex.Kind);
+        Assert.Contains("clock", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("ERROR :Closing Link", Encoding.Latin1.GetString(serverWire.Written), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_client_that_closes_its_write_side_ends_the_server_read_with_eof()
     {

@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using Guise.Errors;
+using Guise.Primitives;
 using Guise.Primitives.Fte;
 
 namespace Guise.Transports.Marionette;
@@ -37,8 +39,20 @@ internal sealed class MarionetteEngine
     private int _idleRounds;
     private bool _finSent, _finReceived;
 
-    public MarionetteEngine(Stream wire, MarionetteFormat format, MarParty me, ReadOnlySpan<byte> secret, TimeProvider time, string host, Random? rng = null)
+    /// <summary>How far a client's clock (in its HELLO cell) may be from the server's.</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(1);
+
+    /// <summary>How long a server remembers first records: past the skew window both ways, the clock check rejects a replay.</summary>
+    public static readonly TimeSpan ReplayWindow = 2 * MaxClockSkew + TimeSpan.FromMinutes(5);
+
+    private readonly ReplayFilter? _replays;
+    private byte[]? _lastRecord;
+
+    /// <param name="replays">Server only: the first records seen by this server (shared by its connections).</param>
+    public MarionetteEngine(Stream wire, MarionetteFormat format, MarParty me, ReadOnlySpan<byte> secret, TimeProvider time, string host,
+        Random? rng = null, ReplayFilter? replays = null)
     {
+        _replays = replays;
         _wire = wire;
         _format = format;
         _me = me;
@@ -170,8 +184,8 @@ internal sealed class MarionetteEngine
                     var max = tg.Template.MaxRecord - RecordCipher.Overhead - MarionetteCell.HeaderLength;
                     var (cell, payloadLength) = await NextCellAsync(max, ct).ConfigureAwait(false);
                     // Random padding hides the exact payload length (up to 255 bytes, never past the record limit).
-                    var padding = Math.Min(_rng.Next(0, 256), max - payloadLength);
-                    var plain = new byte[MarionetteCell.HeaderLength + payloadLength + padding];
+                    var padding = Math.Min(_rng.Next(0, 256), max - cell.Payload.Length);
+                    var plain = new byte[MarionetteCell.HeaderLength + cell.Payload.Length + padding];
                     cell.Write(plain);
                     var record = new byte[plain.Length + RecordCipher.Overhead];
                     _send.Seal(plain, [], record);
@@ -192,6 +206,10 @@ internal sealed class MarionetteEngine
         var reader = _fromApp.Reader;
         byte[] payload = [];
         var fin = false;
+        // The client's first cell on a connection says when it was made (see MarionetteCell).
+        var hello = _me == MarParty.Client && _sendSeq == 0;
+        if (hello)
+            maxPayload -= MarionetteCell.ClockLength;
         if (!_finSent)
         {
             if (!reader.TryRead(out var result))
@@ -224,8 +242,16 @@ internal sealed class MarionetteEngine
             _idleRounds++;
         if (fin)
             _finSent = true;
-        var cell = new MarionetteCell(fin ? MarionetteCell.FinFlag : (byte)0, StreamId, _sendSeq++, payload);
-        return (cell, payload.Length);
+        var appBytes = payload.Length;
+        var flags = (byte)((fin ? MarionetteCell.FinFlag : 0) | (hello ? MarionetteCell.HelloFlag : 0));
+        if (hello)
+        {
+            var withClock = new byte[MarionetteCell.ClockLength + payload.Length];
+            BinaryPrimitives.WriteInt64BigEndian(withClock, _time.GetUtcNow().ToUnixTimeSeconds());
+            payload.CopyTo(withClock, MarionetteCell.ClockLength);
+            payload = withClock;
+        }
+        return (new MarionetteCell(flags, StreamId, _sendSeq++, payload), appBytes);
     }
 
     private async Task DeliverAsync(MarMessage received, MarionetteCell cell, CancellationToken ct)
@@ -238,6 +264,10 @@ internal sealed class MarionetteEngine
             throw new PtException(PtErrorKind.PeerProtocol, $"marionette: cell {cell.Sequence} out of order (expected {_receiveSeq - 1})");
         if (cell.StreamId != StreamId)
             throw new PtException(PtErrorKind.PeerProtocol, $"marionette: unknown stream {cell.StreamId}");
+        if (cell.IsHello != (_me == MarParty.Server && cell.Sequence == 0))
+            throw new PtException(PtErrorKind.PeerProtocol, "marionette: HELLO must be the client's first cell, and only that");
+        if (cell.IsHello)
+            cell = cell with { Payload = cell.Payload[MarionetteCell.ClockLength..] };
         if (cell.Payload.Length > 0)
         {
             _idleRounds = 0;
@@ -268,6 +298,13 @@ internal sealed class MarionetteEngine
                 var status = TryDecode(edge.Block.Messages[0], input, out var consumed, out var cell, out var why);
                 if (status == OperationStatus.Done)
                 {
+                    if (FreshHelloProblem(edge.Block.Messages[0], cell) is { } problem)
+                    {
+                        // A replayed or stale first message: answer as a stranger would.
+                        if (error is not null)
+                            await RunErrorBlockAsync(error, ct).ConfigureAwait(false);
+                        throw new PtException(PtErrorKind.Handshake, "marionette: " + problem);
+                    }
                     _rxStart += consumed;
                     _firstMessage.TrySetResult();
                     return (edge, cell);
@@ -286,6 +323,26 @@ internal sealed class MarionetteEngine
             }
             await ReadMoreAsync(ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Server, client's first cell: null when it is a HELLO whose clock is within
+    /// <see cref="MaxClockSkew"/> of ours and whose record this server has not seen; else why not.
+    /// Later cells, the client's side and io text: null.
+    /// </summary>
+    private string? FreshHelloProblem(MarMessage message, MarionetteCell cell)
+    {
+        if (_me != MarParty.Server || _receiveSeq != 0 || message is LiteralMessage)
+            return null;
+        if (!cell.IsHello)
+            return "the first cell is not a HELLO";
+        var now = _time.GetUtcNow();
+        var clock = BinaryPrimitives.ReadInt64BigEndian(cell.Payload.Span);
+        if (Math.Abs(now.ToUnixTimeSeconds() - clock) > (long)MaxClockSkew.TotalSeconds)
+            return "the client's clock is too far from ours (or the message is an old replay)";
+        if (_replays is not null && _replays.TestAndSet(now, _lastRecord))
+            return "a replayed first message";
+        return null;
     }
 
     private async Task ReadMoreAsync(CancellationToken ct)
@@ -341,6 +398,8 @@ internal sealed class MarionetteEngine
                         return OperationStatus.InvalidData;
                     }
                     consumed = fte.CovertextLength;
+                    if (_me == MarParty.Server && _receiveSeq == 0)
+                        _lastRecord = input.Span[..consumed].ToArray(); // the covertext is the record, re-encoded
                     break;
                 }
             case TemplateMessage tg:
@@ -363,6 +422,7 @@ internal sealed class MarionetteEngine
                         return OperationStatus.InvalidData;
                     }
                     consumed = used;
+                    _lastRecord = record;
                     break;
                 }
             default:

@@ -246,9 +246,10 @@ public sealed class MarionetteFormat
                     }
                     var ranker = new FteRanker(dfa, (int)(long)len.Value);
                     var cell = ranker.CapacityBytes - RecordCipher.Overhead - CellHeaderLength;
-                    if (cell < 1)
+                    // The client's first cell also carries its clock (MarionetteCell.HelloFlag).
+                    if (cell <= MarionetteCell.ClockLength)
                         throw new MarFormatException(len.Position,
-                            $"fte: the regex has too few strings of length {len.Value} (capacity {ranker.CapacityBytes} bytes; needs > {RecordCipher.Overhead + CellHeaderLength})");
+                            $"fte: the regex has too few strings of length {len.Value} (capacity {ranker.CapacityBytes} bytes; needs > {RecordCipher.Overhead + CellHeaderLength + MarionetteCell.ClockLength})");
                     return new FteMessage(sender, line.Position, (string)re.Value, ranker);
                 }
             case "tg":

@@ -125,9 +125,10 @@ public sealed class MarionetteTransport : ITransport
         }
     }
 
-    internal static MarionetteStream Start(Stream wire, MarionetteFormat format, MarParty party, byte[] key, TransportContext context, string host)
+    internal static MarionetteStream Start(Stream wire, MarionetteFormat format, MarParty party, byte[] key, TransportContext context, string host,
+        Primitives.ReplayFilter? replays = null)
     {
-        var engine = new MarionetteEngine(wire, format, party, key, context.Time, host);
+        var engine = new MarionetteEngine(wire, format, party, key, context.Time, host, replays: replays);
         var stop = new CancellationTokenSource();
         var run = Task.Run(() => engine.RunAsync(stop.Token));
         return new MarionetteStream(wire, engine, stop, run);
@@ -161,10 +162,13 @@ public sealed class MarionetteTransport : ITransport
 
         public PtArgs ClientArgs { get; } = new PtArgs().Add("format", formatName).Add("key", Convert.ToHexStringLower(key));
 
+        /// <summary>First records of this server's connections: a replayed one gets the decoy answer.</summary>
+        private readonly Primitives.ReplayFilter _replays = new(MarionetteEngine.ReplayWindow);
+
         public async ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var stream = Start(inbound, format, MarParty.Server, key, context, host);
+            var stream = Start(inbound, format, MarParty.Server, key, context, host, _replays);
             try
             {
                 // The anti-probing policy is the format's error transition, run by the engine
