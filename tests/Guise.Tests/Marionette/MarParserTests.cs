@@ -56,6 +56,25 @@ public class MarParserTests
         Assert.Equal(MarParty.Client, format.Outgoing("s1")[1].Block.Messages[1].Sender);
     }
 
+    [Fact]
+    public void Model_sleep_takes_seconds_or_a_distribution_of_seconds()
+    {
+        const string text = """
+            connection(tcp, 80):
+              start  end  a  1.0
+            action a:
+              client model.sleep(0.25)
+              server model.sleep("{'0.1': 0.5, '2': 0.5}")
+            """;
+        var messages = MarionetteFormat.Load(text, "s.mar").Outgoing("start")[0].Block.Messages.Cast<SleepMessage>().ToList();
+
+        Assert.Equal(MarParty.Client, messages[0].Sender);
+        Assert.Equal([(TimeSpan.FromSeconds(0.25), 1.0)], messages[0].Delays);
+        Assert.Equal(MarParty.Server, messages[1].Sender);
+        Assert.Equal(TimeSpan.FromSeconds(0.1), messages[1].Sample(0.49));
+        Assert.Equal(TimeSpan.FromSeconds(2), messages[1].Sample(0.5));
+    }
+
     [Theory]
     // Syntax
     [InlineData("action a:\n  client io.puts(\"x\")\n", 1, 1, "expected connection(...) before any action")]
@@ -83,6 +102,10 @@ public class MarParserTests
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client tg.send(\"gopher\")\n", 4, 18, "unknown grammar")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  server tg.send(\"http_get_request\")\n", 4, 3, "is sent by the client")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.spawn(\"x\", 1)\n", 4, 3, "not supported by this engine yet")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.sleep(\"{'0.1': 0.5, '0.2': 0.4}\")\n", 4, 22, "probabilities sum to 0.9")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.sleep(\"{'x': 1.0}\")\n", 4, 22, "is not 'SECONDS': PROBABILITY")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.sleep(600)\n", 4, 22, "seconds in 0..60")]
+    [InlineData("connection(tcp, 80):\n  start end a 0.5\n  start end b 0.5\naction a:\n  client model.sleep(1)\naction b:\n  client tg.send(\"http_get_request\")\n", 2, 3, "cannot start with model.sleep")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client ftp.send(\"x\")\n", 4, 3, "unknown module 'ftp'")]
     [InlineData("connection(tcp, 80):\n  start end a 0.5\n  start end b 0.5\naction a:\n  client tg.send(\"http_get_request\")\naction b:\n  server tg.send(\"http_response\")\n", 3, 3, "same party")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client io.puts(\"x\") if regex_match_incoming(\"^\")\n", 4, 3, "error transitions only")]

@@ -167,6 +167,40 @@ public class MarionetteTunnelTests
         await server.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Model_sleep_delays_the_party_that_writes_it_before_its_next_message()
+    {
+        using var dir = new TempDirectory();
+        var file = Path.Combine(dir.Path, "slow.mar");
+        await File.WriteAllTextAsync(file, """
+            connection(tcp, 7000):
+              start  end  say  1.0
+            action say:
+              client fte.send("^[a-z ]+\n$", 256)
+              server model.sleep(0.3)
+              server fte.send("^[a-z ]+\n$", 256)
+            """);
+        using var cts = new CancellationTokenSource(HangGuard);
+        var (client, server, _, _, pair) = await OpenAsync(file, cts.Token);
+        await using var _p = pair;
+        // The server's app echoes; its engine sends each reply only after sleeping past the client
+        // line that carried the request, so no echo can come back sooner than the sleep.
+        var echo = Task.Run(async () =>
+        {
+            var b = new byte[1];
+            while (await server.ReadAsync(b, cts.Token) > 0)
+                await server.WriteAsync(b, cts.Token);
+        }, cts.Token);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await client.WriteAsync("p"u8.ToArray(), cts.Token);
+        var got = new byte[1];
+        await client.ReadExactlyAsync(got, cts.Token);
+        Assert.Equal((byte)'p', got[0]);
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(0.29), $"the reply came after {watch.Elapsed.TotalMilliseconds:F0} ms");
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
     private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;

@@ -131,16 +131,23 @@ internal sealed class MarionetteEngine
             skipFirst = true;
         }
         var messages = chosen.Block.Messages;
+        // The error transition applies to the block's first message on the wire (model.sleep lines are not).
+        var firstOnWire = messages.ToList().FindIndex(x => x is not SleepMessage);
         for (var i = skipFirst ? 1 : 0; i < messages.Count; i++)
         {
             var m = messages[i];
-            if (m.Sender == _me)
+            if (m is SleepMessage sleep)
+            {
+                if (sleep.Sender == _me)
+                    await Task.Delay(sleep.Sample(_rng.NextDouble()), _time, ct).ConfigureAwait(false);
+            }
+            else if (m.Sender == _me)
             {
                 await SendAsync(m, ct).ConfigureAwait(false);
             }
             else
             {
-                var (_, cell) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == 0 ? error : null, ct).ConfigureAwait(false);
+                var (_, cell) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == firstOnWire ? error : null, ct).ConfigureAwait(false);
                 await DeliverAsync(m, cell, ct).ConfigureAwait(false);
             }
         }

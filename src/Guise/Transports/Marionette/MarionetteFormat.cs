@@ -33,6 +33,31 @@ public sealed class LiteralMessage(MarParty sender, MarPosition position, byte[]
     public IncomingGuard? Guard { get; } = guard;
 }
 
+/// <summary>
+/// <c>model.sleep(SECONDS)</c> or <c>model.sleep("{'SECONDS': P, ...}")</c>: the party that
+/// writes the line waits before its next step, a delay drawn with the given probabilities. Local
+/// only: nothing goes on the wire, and the peer skips the line.
+/// </summary>
+public sealed class SleepMessage(MarParty sleeper, MarPosition position, IReadOnlyList<(TimeSpan Delay, double Probability)> delays) : MarMessage(sleeper, position)
+{
+    public const double MaxSeconds = 60;
+
+    public IReadOnlyList<(TimeSpan Delay, double Probability)> Delays { get; } = delays;
+
+    /// <summary>The delay for <paramref name="u"/> uniform in [0, 1).</summary>
+    public TimeSpan Sample(double u)
+    {
+        var acc = 0.0;
+        foreach (var (delay, p) in Delays)
+        {
+            acc += p;
+            if (u < acc)
+                return delay;
+        }
+        return Delays[^1].Delay;
+    }
+}
+
 public sealed record MarBlock(string? Name, IReadOnlyList<MarMessage> Messages);
 
 public sealed record MarEdge(string Source, string Destination, MarBlock Block, double Probability, bool IsError, MarPosition Position);
@@ -49,7 +74,8 @@ public sealed record MarEdge(string Source, string Destination, MarBlock Block, 
 /// wrong key): it sends the block's <c>io.puts</c> whose <c>regex_match_incoming</c> guard matches,
 /// then closes.</item>
 /// <item><c>fte.send_async</c>/<c>recv_async</c> behave as <c>send</c>/<c>recv</c>; <c>model.sleep</c>
-/// and <c>model.spawn</c> parse but are refused at load: this engine does not run them yet.</item>
+/// delays the party that writes it; <c>model.spawn</c> parses but is refused at load: this engine
+/// runs one model instance per connection.</item>
 /// </list>
 /// </summary>
 public sealed class MarionetteFormat
@@ -192,6 +218,8 @@ public sealed class MarionetteFormat
                 {
                     if (e.Block.Messages.Count == 0)
                         throw new MarFormatException(e.Position, $"state '{state}' has a choice, so every transition from it needs a message (found NULL or an empty action)");
+                    if (e.Block.Messages[0] is SleepMessage)
+                        throw new MarFormatException(e.Position, "a choice cannot start with model.sleep (the receiver finds out the choice from the first message)");
                     if (e.Block.Messages[0].Sender != normal[0].Block.Messages[0].Sender)
                         throw new MarFormatException(e.Position, $"the choices at '{state}' must all start with a message from the same party");
                     if (e.Block.Messages[0] is LiteralMessage)
@@ -218,7 +246,8 @@ public sealed class MarionetteFormat
         {
             "send" or "send_async" or "puts" => (line.Party, "send"),
             "recv" or "recv_async" or "gets" => (line.Party == MarParty.Client ? MarParty.Server : MarParty.Client, "recv"),
-            "sleep" or "spawn" when line.Module == "model" => throw new MarFormatException(line.Position, $"{line.Name} is parsed but not supported by this engine yet"),
+            "sleep" when line.Module == "model" => (line.Party, "sleep"),
+            "spawn" when line.Module == "model" => throw new MarFormatException(line.Position, $"{line.Name} is parsed but not supported by this engine yet"),
             _ => throw new MarFormatException(line.Position, $"unknown action {line.Name}"),
         };
         switch (line.Module)
@@ -287,9 +316,48 @@ public sealed class MarionetteFormat
                     }
                     return new LiteralMessage(sender, line.Position, Unescape((string)s.Value, s.Position), guard);
                 }
+            case "model":
+                {
+                    RequireArgs(line, 1);
+                    return new SleepMessage(sender, line.Position, SleepDelays(line.Args[0]));
+                }
             default:
                 throw new MarFormatException(line.Position, $"unknown module '{line.Module}' (fte, tg, io, model)");
         }
+    }
+
+    /// <summary>A number of seconds, or a string <c>{'SECONDS': P, ...}</c> (the original's sleep distribution; quotes optional).</summary>
+    private static List<(TimeSpan, double)> SleepDelays(MarArg arg)
+    {
+        static TimeSpan Seconds(double s, MarPosition at) => s is >= 0 and <= SleepMessage.MaxSeconds
+            ? TimeSpan.FromSeconds(s)
+            : throw new MarFormatException(at, $"model.sleep: a delay is seconds in 0..{SleepMessage.MaxSeconds}");
+        switch (arg.Value)
+        {
+            case long l:
+                return [(Seconds(l, arg.Position), 1.0)];
+            case double d:
+                return [(Seconds(d, arg.Position), 1.0)];
+        }
+        var text = ((string)arg.Value).Trim();
+        if (!text.StartsWith('{') || !text.EndsWith('}'))
+            throw new MarFormatException(arg.Position, "model.sleep: expected seconds or \"{'SECONDS': PROBABILITY, ...}\"");
+        var list = new List<(TimeSpan, double)>();
+        foreach (var pair in text[1..^1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = pair.Split(':', 2, StringSplitOptions.TrimEntries);
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            if (kv.Length != 2
+                || !double.TryParse(kv[0].Trim('\'', '"'), System.Globalization.NumberStyles.Float, inv, out var seconds)
+                || !double.TryParse(kv[1].Trim('\'', '"'), System.Globalization.NumberStyles.Float, inv, out var p)
+                || p is < 0 or > 1 || double.IsNaN(p))
+                throw new MarFormatException(arg.Position, $"model.sleep: '{pair}' is not 'SECONDS': PROBABILITY");
+            list.Add((Seconds(seconds, arg.Position), p));
+        }
+        var sum = list.Sum(x => x.Item2);
+        if (list.Count == 0 || Math.Abs(sum - 1) > 1e-6)
+            throw new MarFormatException(arg.Position, $"model.sleep: probabilities sum to {sum:R}, not 1");
+        return list;
     }
 
     private static void RequireArgs(MarActionLine line, int n)
