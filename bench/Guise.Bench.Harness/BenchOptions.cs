@@ -26,6 +26,11 @@ internal sealed class BenchOptions
     public bool Mixed { get; set; } = true;
     public bool Plain { get; set; } = true;
 
+    /// <summary>Marionette formats (built-in names or .mar paths) to measure instead of the obfs4 suite; null: the obfs4 suite.</summary>
+    public List<string>? MarionetteFormats { get; set; }
+    public long MarionetteBytes { get; set; } = 1L << 20;
+    public int MarionetteTunnels { get; set; } = 50;
+
     /// <summary>Per-operation deadline: a stuck peer fails the run instead of hanging it.</summary>
     public TimeSpan Patience { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -47,6 +52,13 @@ internal sealed class BenchOptions
           --overhead-mib N      bytes each way through the counting forwarder (default 16)
           --no-mixed            skip the mixed pairs (guise client with a peer server and back)
           --no-plain            skip guise's plain transport (the no-crypto limit)
+          --marionette FORMATS  instead of the obfs4 suite, measure guise's marionette transport per
+                                format ("all" = every built-in, or a comma list of built-in names and
+                                .mar paths): goodput up/down (1 stream), wire bytes per payload byte,
+                                time to first byte; writes marionette.json and marionette.md
+          --marionette-mib N    MiB per marionette transfer, each figure (default 1;
+                                irc_lines moves about 0.1 MiB/s)
+          --marionette-tunnels N  sequential marionette tunnels for time to first byte (default 50)
         """;
 
     /// <summary>Parses command-line options; throws <see cref="ArgumentException"/> with a message on a bad one.</summary>
@@ -60,7 +72,8 @@ internal sealed class BenchOptions
         var peersGiven = false;
         var noPeers = false;
         double? bulkMib = null, streamMib = null, overheadMib = null;
-        int? handshakes = null, tunnels = null, startups = null, runs = null;
+        int? handshakes = null, tunnels = null, startups = null, runs = null, marionetteTunnels = null;
+        double? marionetteMib = null;
         for (var i = 0; i < args.Count; i++)
         {
             var a = args[i];
@@ -96,6 +109,14 @@ internal sealed class BenchOptions
                 case "--overhead-mib": overheadMib = NextDouble(); break;
                 case "--no-mixed": o.Mixed = false; break;
                 case "--no-plain": o.Plain = false; break;
+                case "--marionette":
+                    var formats = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    o.MarionetteFormats = formats is ["all"] ? [.. global::Guise.Transports.Marionette.MarionetteFormat.BuiltInNames] : [.. formats];
+                    if (o.MarionetteFormats.Count == 0)
+                        throw new ArgumentException("--marionette wants 'all' or a comma list of formats");
+                    break;
+                case "--marionette-mib": marionetteMib = NextDouble(); break;
+                case "--marionette-tunnels": marionetteTunnels = NextInt(); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"unknown option {a}\n{Usage}");
             }
@@ -109,6 +130,8 @@ internal sealed class BenchOptions
         if (handshakes is { } h) o.Handshakes = h;
         if (tunnels is { } t) o.Tunnels = t;
         if (startups is { } st) o.Startups = st;
+        if (marionetteMib is { } mm) o.MarionetteBytes = Mib(mm);
+        if (marionetteTunnels is { } mt) o.MarionetteTunnels = mt;
         if (!peersGiven && !noPeers && File.Exists("/usr/bin/obfs4proxy"))
             o.Peers.Add(new Implementation("obfs4proxy", "/usr/bin/obfs4proxy"));
         if (noPeers)
@@ -130,6 +153,8 @@ internal sealed class BenchOptions
         Tunnels = 4;
         Startups = 2;
         OverheadBytes = 32 << 10;
+        MarionetteBytes = 16 << 10;
+        MarionetteTunnels = 2;
         Patience = TimeSpan.FromSeconds(20);
     }
 

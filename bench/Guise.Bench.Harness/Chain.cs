@@ -16,11 +16,13 @@ internal enum ChainKind
 /// <summary>
 /// One path through two managed proxies: harness → SOCKS5 → client proxy → transport → server
 /// proxy → target. The id reads "client→server/transport", or "name/transport" when one binary
-/// is both ends.
+/// is both ends; <paramref name="ServerOptions"/> (<c>k=v;k=v</c>, the server's
+/// TOR_PT_SERVER_TRANSPORT_OPTIONS for this transport) are appended to it in brackets.
 /// </summary>
-internal sealed record ChainSpec(Implementation Client, Implementation Server, string Transport, ChainKind Kind)
+internal sealed record ChainSpec(Implementation Client, Implementation Server, string Transport, ChainKind Kind, string? ServerOptions = null)
 {
-    public string Id => Client.Name == Server.Name ? $"{Client.Name}/{Transport}" : $"{Client.Name}→{Server.Name}/{Transport}";
+    public string Id => (Client.Name == Server.Name ? $"{Client.Name}/{Transport}" : $"{Client.Name}→{Server.Name}/{Transport}")
+        + (ServerOptions is null ? "" : $" [{ServerOptions}]");
 }
 
 /// <summary>A started chain: the two processes, the server's address and the bridge args the client needs.</summary>
@@ -48,14 +50,17 @@ internal sealed class RunningChain : IDisposable
         {
             var serverState = chain.TempDirectory();
             var bind = new IPEndPoint(IPAddress.Loopback, FreePort());
-            chain.Server = PtProcess.Start(spec.Server, new Dictionary<string, string>
+            var environment = new Dictionary<string, string>
             {
                 ["TOR_PT_MANAGED_TRANSPORT_VER"] = "1",
                 ["TOR_PT_STATE_LOCATION"] = serverState,
                 ["TOR_PT_SERVER_TRANSPORTS"] = spec.Transport,
                 ["TOR_PT_SERVER_BINDADDR"] = $"{spec.Transport}-{bind}",
                 ["TOR_PT_ORPORT"] = orPort.ToString(),
-            });
+            };
+            if (spec.ServerOptions is not null)
+                environment["TOR_PT_SERVER_TRANSPORT_OPTIONS"] = $"{spec.Transport}:{spec.ServerOptions}";
+            chain.Server = PtProcess.Start(spec.Server, environment);
             var (smethod, _) = chain.Server.WaitForLine(l => l.StartsWith($"SMETHOD {spec.Transport} ", StringComparison.Ordinal), patience, "SMETHOD");
             chain.Server.WaitForLine(l => l == "SMETHODS DONE", patience, "SMETHODS DONE");
             var parts = smethod.Split(' ');

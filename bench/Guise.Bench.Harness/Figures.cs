@@ -198,7 +198,7 @@ internal static class Measure
         return (up, down);
     }
 
-    private static async Task WaitClosedAsync(CountingForwarder forwarder, TimeSpan patience, CancellationToken ct)
+    internal static async Task WaitClosedAsync(CountingForwarder forwarder, TimeSpan patience, CancellationToken ct)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(patience.TotalSeconds * Stopwatch.Frequency);
         while (forwarder.Open > 0 && Stopwatch.GetTimestamp() < deadline)

@@ -35,6 +35,8 @@ internal static class Program
         var command = Environment.GetEnvironmentVariable("GUISE_BENCH_COMMAND") is { Length: > 0 } c
             ? c
             : string.Join(' ', args.Prepend("Guise.Bench.Harness"));
+        if (options.MarionetteFormats is not null)
+            return await MarionetteSuite.RunAndWriteAsync(options, command, output, log, cancellationToken).ConfigureAwait(false);
         var results = await Runner.RunAsync(options, command, log, cancellationToken).ConfigureAwait(false);
 
         Directory.CreateDirectory(options.OutputDirectory);

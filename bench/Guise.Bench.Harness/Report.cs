@@ -71,12 +71,7 @@ internal static class Report
         w.WriteBoolean("quick", o.Quick);
         w.WriteNumber("runs", o.Runs);
 
-        w.WriteStartObject("machine");
-        foreach (var (k, v) in Machine.Describe())
-            w.WriteString(k, v);
-        w.WriteString("loadavg_before", r.LoadBefore);
-        w.WriteString("loadavg_after", r.LoadAfter);
-        w.WriteEndObject();
+        WriteMachine(w, r);
 
         w.WriteStartObject("sizes");
         w.WriteNumber("bulk_bytes", o.BulkBytes);
@@ -131,15 +126,7 @@ internal static class Report
             {
                 if (!c.Samples.TryGetValue(f.Key, out var samples) || samples.Count == 0)
                     continue;
-                w.WriteStartObject(f.Key);
-                w.WriteStartArray("samples");
-                foreach (var s in samples)
-                    w.WriteNumberValue(Math.Round(s, 6));
-                w.WriteEndArray();
-                w.WriteNumber("min", Math.Round(samples.Min(), 6));
-                w.WriteNumber("median", Math.Round(Stats.Median(samples), 6));
-                w.WriteNumber("max", Math.Round(samples.Max(), 6));
-                w.WriteEndObject();
+                WriteSamples(w, f, samples);
             }
             w.WriteEndObject();
             w.WriteStartArray("errors");
@@ -173,6 +160,31 @@ internal static class Report
             w.WriteEndObject();
         }
         w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>"machine": what <see cref="Machine.Describe"/> says, and the load average before and after.</summary>
+    internal static void WriteMachine(Utf8JsonWriter w, BenchResults r)
+    {
+        w.WriteStartObject("machine");
+        foreach (var (k, v) in Machine.Describe())
+            w.WriteString(k, v);
+        w.WriteString("loadavg_before", r.LoadBefore);
+        w.WriteString("loadavg_after", r.LoadAfter);
+        w.WriteEndObject();
+    }
+
+    /// <summary>One figure's samples with their min, median and max, under the figure's key.</summary>
+    internal static void WriteSamples(Utf8JsonWriter w, Figure f, IReadOnlyList<double> samples)
+    {
+        w.WriteStartObject(f.Key);
+        w.WriteStartArray("samples");
+        foreach (var s in samples)
+            w.WriteNumberValue(Math.Round(s, 6));
+        w.WriteEndArray();
+        w.WriteNumber("min", Math.Round(samples.Min(), 6));
+        w.WriteNumber("median", Math.Round(Stats.Median(samples), 6));
+        w.WriteNumber("max", Math.Round(samples.Max(), 6));
         w.WriteEndObject();
     }
 
@@ -270,7 +282,7 @@ internal static class Report
         return sb.ToString();
     }
 
-    private static string Cell(ChainResult c, Figure f)
+    internal static string Cell(ChainResult c, Figure f)
     {
         if (!c.Samples.TryGetValue(f.Key, out var s) || s.Count == 0)
             return "";
@@ -284,7 +296,7 @@ internal static class Report
         return hit.Count == 0 ? "" : hit[0].Ratio.ToString("F2", Inv) + "×";
     }
 
-    private static string Bytes(long n) => n >= 1 << 20 && n % (1 << 20) == 0 ? $"{n >> 20} MiB" : n >= 1024 && n % 1024 == 0 ? $"{n >> 10} KiB" : $"{n} B";
+    internal static string Bytes(long n) => n >= 1 << 20 && n % (1 << 20) == 0 ? $"{n >> 20} MiB" : n >= 1024 && n % 1024 == 0 ? $"{n >> 10} KiB" : $"{n} B";
 }
 
 /// <summary>What machine the numbers come from.</summary>

@@ -160,7 +160,7 @@ internal static class Runner
     /// Size on disk; for guise also the native libraries it loads (libsodium). libguise.so sits
     /// in the same folder but is the embedding library, a separate artifact: it is not counted.
     /// </summary>
-    private static BinaryInfo Describe(Implementation impl, TimeSpan patience)
+    internal static BinaryInfo Describe(Implementation impl, TimeSpan patience)
     {
         var size = new FileInfo(impl.Path).Length;
         var shipped = new List<string> { impl.Path };
@@ -207,7 +207,7 @@ internal static class Runner
         }
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {

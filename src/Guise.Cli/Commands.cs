@@ -6,6 +6,7 @@ using Guise.Hosting;
 using Guise.Net;
 using Guise.Proxy;
 using Guise.Transports;
+using Guise.Transports.Marionette;
 
 namespace Guise.Cli;
 
@@ -43,6 +44,23 @@ internal static class Commands
         DefaultValueFactory = _ => "notice",
     };
 
+    private static Option<string[]> FormatOption() => new("--format")
+    {
+        Description = "A Marionette format file (.mar) to add (repeatable). Bridge lines name it by its file name without .mar " +
+            "(format=NAME); the first one is the marionette server's default format.",
+    };
+
+    /// <summary>Loads every <c>--format FILE</c> before a transport is made: a broken file stops here, with file:line:column.</summary>
+    internal static void AddFormats(IEnumerable<string>? paths)
+    {
+        foreach (var path in paths ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(path))
+                throw new PtException(PtErrorKind.Config, "--format needs a .mar file");
+            MarionetteTransport.AddFormatFile(Path.GetFullPath(path), makeDefault: true);
+        }
+    }
+
     private static Option<bool> UnsafeLoggingOption() => new("--unsafe-logging")
     {
         Description = "Write client and bridge addresses into logs (scrubbed by default).",
@@ -53,13 +71,15 @@ internal static class Commands
         var transport = TransportOption();
         var mebibytes = new Option<int>("--mib") { Description = "MiB to send through the tunnel and back.", DefaultValueFactory = _ => 8 };
         var logLevel = LogLevelOption();
+        var format = FormatOption();
         var command = new Command("demo", "Run a server and a client in this process, move data through them and check it.")
         {
-            transport, mebibytes, logLevel,
+            transport, mebibytes, logLevel, format,
         };
-        command.SetAction(async (parse, ct) =>
+        command.SetAction((parse, ct) => Guarded(async () =>
         {
             var log = MakeLog(parse.GetValue(logLevel)!);
+            AddFormats(parse.GetValue(format));
             var t = Registry.Get(parse.GetValue(transport)!);
             var size = (long)Math.Max(1, parse.GetValue(mebibytes)) << 20;
             Console.WriteLine($"guise {GuiseInfo.Version} demo: transport '{t.Name}', {size >> 20} MiB each way");
@@ -71,7 +91,7 @@ internal static class Commands
             Console.WriteLine($"  moved:    {result.BytesEachWay:N0} bytes each way in {result.Elapsed.TotalMilliseconds:F0} ms ({result.MebibytesPerSecond:F1} MiB/s)");
             Console.WriteLine($"  verified: {(result.Verified ? "yes, SHA-256 of the echoed bytes matches what was sent" : "NO: the bytes that came back differ")}");
             return result.Verified ? 0 : 1;
-        });
+        }));
         return command;
     }
 
@@ -83,14 +103,16 @@ internal static class Commands
         var proxy = new Option<string?>("--proxy") { Description = "Upstream proxy for outgoing connections: socks5://, socks4a:// or http:// URL." };
         var logLevel = LogLevelOption();
         var unsafeLogging = UnsafeLoggingOption();
+        var format = FormatOption();
         var command = new Command("client", "Run a transport's client side as a SOCKS5/4a proxy (no Tor needed).\n" +
             "Apps connect through it to the bridge address; bridge args go in the SOCKS username/password or --args.")
         {
-            transport, listen, argsOption, proxy, logLevel, unsafeLogging,
+            transport, listen, argsOption, proxy, logLevel, unsafeLogging, format,
         };
         command.SetAction((parse, ct) => Guarded(async () =>
         {
             var log = MakeLog(parse.GetValue(logLevel)!);
+            AddFormats(parse.GetValue(format));
             var t = Registry.Get(parse.GetValue(transport)!);
             var bind = HostPort.ParseIPEndPoint(parse.GetValue(listen)!, "--listen");
             DialAsync dial = new TcpDialer().DialAsync;
@@ -120,13 +142,15 @@ internal static class Commands
         var extOrPortCookie = new Option<string?>("--ext-orport-cookie") { Description = "Treat --target as Tor's Extended ORPort, authenticating with this cookie file." };
         var logLevel = LogLevelOption();
         var unsafeLogging = UnsafeLoggingOption();
+        var format = FormatOption();
         var command = new Command("server", "Run a transport's server side, forwarding to a TCP target (no Tor needed). Prints the bridge line.")
         {
-            transport, listen, target, state, options, extOrPortCookie, logLevel, unsafeLogging,
+            transport, listen, target, state, options, extOrPortCookie, logLevel, unsafeLogging, format,
         };
         command.SetAction((parse, ct) => Guarded(async () =>
         {
             var log = MakeLog(parse.GetValue(logLevel)!);
+            AddFormats(parse.GetValue(format));
             var t = Registry.Get(parse.GetValue(transport)!);
             var bind = HostPort.ParseIPEndPoint(parse.GetValue(listen)!, "--listen");
             var targetAddress = HostPort.Parse(parse.GetValue(target)!, "--target").ToString();

@@ -7,10 +7,12 @@ namespace Guise.Cli;
 /// <summary>
 /// The zero-argument mode Tor uses. Accepts obfs4proxy's flags so `guise` can replace it in a
 /// torrc line unchanged: -enableLogging, -logLevel LEVEL, -unsafeLogging (one or two dashes).
+/// Guise's own: -format FILE (repeatable), a Marionette format file that bridge lines then name
+/// as format=NAME (its file name without .mar).
 /// </summary>
 internal static class ManagedMode
 {
-    private static readonly string[] Flags = ["enableLogging", "unsafeLogging", "logLevel"];
+    private static readonly string[] Flags = ["enableLogging", "unsafeLogging", "logLevel", "format"];
 
     public static bool ShouldRun(string[] args, string? managedVersion)
     {
@@ -24,7 +26,7 @@ internal static class ManagedMode
                 name = name[..eq];
             if (!args[i].StartsWith('-') || !Flags.Contains(name))
                 return false;
-            if (name == "logLevel" && eq < 0)
+            if (name is "logLevel" or "format" && eq < 0)
                 i++;
         }
         return true;
@@ -39,6 +41,20 @@ internal static class ManagedMode
             var arg = args[i].TrimStart('-');
             if (arg == "unsafeLogging")
                 unsafeLogging = true;
+            else if (arg.StartsWith("format", StringComparison.Ordinal))
+            {
+                var path = arg.Contains('=', StringComparison.Ordinal) ? arg[(arg.IndexOf('=', StringComparison.Ordinal) + 1)..] : i + 1 < args.Length ? args[++i] : "";
+                try
+                {
+                    Commands.AddFormats([path]);
+                }
+                catch (Errors.PtException e)
+                {
+                    // Tor logs ENV-ERROR lines and gives up on this managed proxy.
+                    await Console.Out.WriteLineAsync($"ENV-ERROR {e.Message.ReplaceLineEndings(" ")}");
+                    return ManagedProxy.ExitConfigError;
+                }
+            }
             else if (arg.StartsWith("logLevel", StringComparison.Ordinal))
             {
                 var value = arg.Contains('=', StringComparison.Ordinal) ? arg[(arg.IndexOf('=', StringComparison.Ordinal) + 1)..] : i + 1 < args.Length ? args[++i] : "";

@@ -1,9 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Guise.Interop.Tests.Support;
-using Guise.Socks;
-using Guise.Transports;
 
 namespace Guise.Interop.Tests;
 
@@ -33,16 +30,7 @@ public class UnmanagedCliTests
         using var client = ChildProcess.Start(Peers.Guise, ["client", "-t", transport, "--listen", $"127.0.0.1:{socksPort}", "--args", clientArgs]);
         await client.WaitForLineAsync(l => l.Contains($"proxy on 127.0.0.1:{socksPort}", StringComparison.Ordinal), Patience, "the SOCKS address");
 
-        using var app = new TcpClient();
-        await app.ConnectAsync(IPAddress.Loopback, socksPort);
-        var stream = app.GetStream();
-        await SocksClient.ConnectAsync(stream, SocksVersion.Socks5, "127.0.0.1", serverPort, PtArgs.Empty, CancellationToken.None);
-        using var accepted = await target.AcceptTcpClientAsync();
-        var payload = RandomNumberGenerator.GetBytes(100_000);
-        await stream.WriteAsync(payload);
-        var received = new byte[payload.Length];
-        await accepted.GetStream().ReadExactlyAsync(received);
-        Assert.Equal(payload, received);
+        await SocksApp.SendAndCheckAsync(socksPort, serverPort, target, 100_000, TimeSpan.FromSeconds(60));
     }
 
     [Fact]

@@ -20,8 +20,11 @@ public static class Tor
 
     public sealed record Bridge(ChildProcess Process, string DataDirectory, int OrPort, int PtPort, string Fingerprint);
 
-    /// <summary>Starts a bridge tor whose server transport <paramref name="transport"/> is <paramref name="ptCommand"/>.</summary>
-    public static async Task<Bridge> StartBridgeAsync(string root, string transport, string ptCommand, string nickname = "GuiseTestBridge")
+    /// <summary>
+    /// Starts a bridge tor whose server transport <paramref name="transport"/> is <paramref name="ptCommand"/>;
+    /// <paramref name="serverOptions"/> (<c>k=v k=v</c>) become its <c>ServerTransportOptions</c>.
+    /// </summary>
+    public static async Task<Bridge> StartBridgeAsync(string root, string transport, string ptCommand, string nickname = "GuiseTestBridge", string? serverOptions = null)
     {
         var dataDirectory = Path.Combine(root, "bridge");
         Directory.CreateDirectory(dataDirectory);
@@ -38,6 +41,7 @@ public static class Tor
             ExtORPort auto
             ServerTransportPlugin {transport} exec {ptCommand}
             ServerTransportListenAddr {transport} 127.0.0.1:{ptPort}
+            {(serverOptions is null ? "" : $"ServerTransportOptions {transport} {serverOptions}")}
             Nickname {nickname}
             Log notice stdout
             {LoopbackOnly}

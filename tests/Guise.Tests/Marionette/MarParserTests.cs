@@ -34,7 +34,7 @@ public class MarParserTests
             action get:
               client fte.send("^GET /[a-z]+ HTTP/1\.1\r\n\r\n$", 128)
             action get2:
-              client fte.send_async("^GET /[0-9]+ HTTP/1\.1\r\n\r\n$", 128)
+              client fte.send_async("^GET /[0-9]+ HTTP/1\.1\r\n\r\n$", 160)
               server fte.recv("^x*[a-z]+$", 128)
             action decoy:
               server io.puts("HTTP/1.1 404 Not Found\r\n\r\n") if regex_match_incoming("^GET")
@@ -54,6 +54,25 @@ public class MarParserTests
         var format = MarionetteFormat.Load(text, "t.mar");
         // server fte.recv = a message the client sends
         Assert.Equal(MarParty.Client, format.Outgoing("s1")[1].Block.Messages[1].Sender);
+    }
+
+    [Fact]
+    public void Model_sleep_takes_seconds_or_a_distribution_of_seconds()
+    {
+        const string text = """
+            connection(tcp, 80):
+              start  end  a  1.0
+            action a:
+              client model.sleep(0.25)
+              server model.sleep("{'0.1': 0.5, '2': 0.5}")
+            """;
+        var messages = MarionetteFormat.Load(text, "s.mar").Outgoing("start")[0].Block.Messages.Cast<SleepMessage>().ToList();
+
+        Assert.Equal(MarParty.Client, messages[0].Sender);
+        Assert.Equal([(TimeSpan.FromSeconds(0.25), 1.0)], messages[0].Delays);
+        Assert.Equal(MarParty.Server, messages[1].Sender);
+        Assert.Equal(TimeSpan.FromSeconds(0.1), messages[1].Sample(0.49));
+        Assert.Equal(TimeSpan.FromSeconds(2), messages[1].Sample(0.5));
     }
 
     [Theory]
@@ -83,10 +102,15 @@ public class MarParserTests
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client tg.send(\"gopher\")\n", 4, 18, "unknown grammar")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  server tg.send(\"http_get_request\")\n", 4, 3, "is sent by the client")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.spawn(\"x\", 1)\n", 4, 3, "not supported by this engine yet")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.sleep(\"{'0.1': 0.5, '0.2': 0.4}\")\n", 4, 22, "probabilities sum to 0.9")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.sleep(\"{'x': 1.0}\")\n", 4, 22, "is not 'SECONDS': PROBABILITY")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client model.sleep(600)\n", 4, 22, "seconds in 0..60")]
+    [InlineData("connection(tcp, 80):\n  start end a 0.5\n  start end b 0.5\naction a:\n  client model.sleep(1)\naction b:\n  client tg.send(\"http_get_request\")\n", 2, 3, "cannot start with model.sleep")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client ftp.send(\"x\")\n", 4, 3, "unknown module 'ftp'")]
     [InlineData("connection(tcp, 80):\n  start end a 0.5\n  start end b 0.5\naction a:\n  client tg.send(\"http_get_request\")\naction b:\n  server tg.send(\"http_response\")\n", 3, 3, "same party")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client io.puts(\"x\") if regex_match_incoming(\"^\")\n", 4, 3, "error transitions only")]
     [InlineData("connection(tcp, 80):\n  start end a 1.0\naction a:\n  client io.puts(\"\\q\")\n", 4, 18, "unknown escape")]
+    [InlineData("connection(tcp, 80):\n  start end a 1.0\n  start end b error\naction a:\n  client io.puts(\"x\")\naction b:\n  server io.puts(\"x\") if regex_match_incoming(\"^GET [a-z\")\n", 7, 53, "regex_match_incoming: unclosed '['")]
     public void A_broken_format_is_reported_with_file_line_and_column(string text, int line, int column, string reason)
     {
         var e = Assert.Throws<MarFormatException>(() => MarionetteFormat.Load(text, "broken.mar"));

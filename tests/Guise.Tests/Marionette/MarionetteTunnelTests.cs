@@ -134,6 +134,174 @@ public class MarionetteTunnelTests
     }
 
     [Fact]
+    public async Task A_format_whose_server_greets_with_io_puts_carries_data_after_the_banner()
+    {
+        // io.puts messages carry no cell, so they must not use up a sequence number on either side.
+        using var dir = new TempDirectory();
+        var file = Path.Combine(dir.Path, "banner.mar");
+        await File.WriteAllTextAsync(file, """
+            connection(tcp, 21):
+              start  talk  banner  1.0
+              talk   end   chat    1.0
+            action banner:
+              server io.puts("220 ready\r\n")
+            action chat:
+              client fte.send("^[a-z ]+\n$", 256)
+              server fte.send("^[a-z ]+\n$", 256)
+            """);
+        using var cts = new CancellationTokenSource(HangGuard);
+        var (client, server, _, serverWire, pair) = await OpenAsync(file, cts.Token);
+        await using var _p = pair;
+        var up = RandomNumberGenerator.GetBytes(3000);
+        var down = RandomNumberGenerator.GetBytes(2000);
+        var writes = Task.WhenAll(client.WriteAsync(up, cts.Token).AsTask(), server.WriteAsync(down, cts.Token).AsTask());
+        var gotUp = new byte[up.Length];
+        var gotDown = new byte[down.Length];
+        await server.ReadExactlyAsync(gotUp, cts.Token);
+        await client.ReadExactlyAsync(gotDown, cts.Token);
+        await writes;
+        Assert.Equal(up, gotUp);
+        Assert.Equal(down, gotDown);
+        Assert.StartsWith("220 ready\r\n", Encoding.Latin1.GetString(serverWire.Written), StringComparison.Ordinal);
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Model_sleep_delays_the_party_that_writes_it_before_its_next_message()
+    {
+        using var dir = new TempDirectory();
+        var file = Path.Combine(dir.Path, "slow.mar");
+        await File.WriteAllTextAsync(file, """
+            connection(tcp, 7000):
+              start  end  say  1.0
+            action say:
+              client fte.send("^[a-z ]+\n$", 256)
+              server model.sleep(0.3)
+              server fte.send("^[a-z ]+\n$", 256)
+            """);
+        using var cts = new CancellationTokenSource(HangGuard);
+        var (client, server, _, _, pair) = await OpenAsync(file, cts.Token);
+        await using var _p = pair;
+        // The server's app echoes; its engine sends each reply only after sleeping past the client
+        // line that carried the request, so no echo can come back sooner than the sleep.
+        var echo = Task.Run(async () =>
+        {
+            var b = new byte[1];
+            while (await server.ReadAsync(b, cts.Token) > 0)
+                await server.WriteAsync(b, cts.Token);
+        }, cts.Token);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await client.WriteAsync("p"u8.ToArray(), cts.Token);
+        var got = new byte[1];
+        await client.ReadExactlyAsync(got, cts.Token);
+        Assert.Equal((byte)'p', got[0]);
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(0.29), $"the reply came after {watch.Elapsed.TotalMilliseconds:F0} ms");
+        await client.DisposeAsync();
+        await server.DisposeAsync();
+    }
+
+    private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
+
+    [Fact]
+    public async Task A_replayed_first_message_gets_the_decoy_answer_and_the_accept_fails()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var state = new TempDirectory();
+        var transport = new MarionetteTransport();
+        var server = transport.CreateServerFactory(TransportContext.ForTests(state.Path), new PtArgs().Add("format", "irc_lines"));
+        var session = transport.CreateClientFactory(TransportContext.ForTests()).Prepare(server.ClientArgs);
+
+        // A real tunnel, whose first 512-byte line an observer records.
+        await using (var pair = await LoopbackPair.CreateAsync())
+        {
+            var clientWire = new TapStream(pair.Client);
+            var accept = server.AcceptAsync(pair.Server, cts.Token).AsTask();
+            await using var client = await session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult<Stream>(clientWire), cts.Token);
+            await client.WriteAsync("hello"u8.ToArray(), cts.Token);
+            await using var tunnel = await accept;
+            var got = new byte[5];
+            await tunnel.ReadExactlyAsync(got, cts.Token);
+            var firstLine = clientWire.Written[..512];
+
+            // The observer replays it on a new connection.
+            await using var replay = await LoopbackPair.CreateAsync();
+            var second = server.AcceptAsync(replay.Server, cts.Token).AsTask();
+            await replay.Client.WriteAsync(firstLine, cts.Token);
+            var ex = await Assert.ThrowsAsync<PtException>(() => second);
+            Assert.Equal(PtErrorKind.Handshake, ex.Kind);
+            Assert.Contains("replayed", ex.Message, StringComparison.Ordinal);
+            var reply = new MemoryStream();
+            await replay.Client.CopyToAsync(reply, cts.Token);
+            Assert.StartsWith("ERROR :Closing Link", Encoding.Latin1.GetString(reply.ToArray()), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Real clock, but timers that never fire: any wait on a hold time never ends.</summary>
+    private sealed class NoTimers : TimeProvider
+    {
+        private sealed class Never : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+            public void Dispose() { }
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new Never();
+    }
+
+    [Fact]
+    public async Task A_side_whose_peer_sent_a_full_cell_answers_at_once_without_a_hold_time()
+    {
+        // Hold timers never fire on either side, so every round in which a side held would hang
+        // (the client's first hold ends when the data below arrives): a bulk upload of many full
+        // lines gets through only if the server never holds after a full one.
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var state = new TempDirectory();
+        var transport = new MarionetteTransport();
+        var serverContext = new TransportContext(state.Path, new NoTimers(), NullPtLog.Instance);
+        var server = transport.CreateServerFactory(serverContext, new PtArgs().Add("format", "irc_lines"));
+        var session = transport.CreateClientFactory(new TransportContext(null, new NoTimers(), NullPtLog.Instance)).Prepare(server.ClientArgs);
+        await using var pair = await LoopbackPair.CreateAsync();
+        var accept = server.AcceptAsync(pair.Server, cts.Token).AsTask();
+        await using var client = await session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult<Stream>(pair.Client), cts.Token);
+        var up = RandomNumberGenerator.GetBytes(20_000); // about 60 full lines
+        await client.WriteAsync(up, cts.Token);
+        await using var tunnel = await accept;
+
+        var got = new byte[up.Length];
+        await tunnel.ReadExactlyAsync(got, cts.Token);
+
+        Assert.Equal(up, got);
+    }
+
+    [Theory]
+    [InlineData(-2)]
+    [InlineData(2)]
+    public async Task A_client_whose_clock_is_hours_off_gets_the_decoy_answer_and_the_accept_fails(int hours)
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var state = new TempDirectory();
+        var transport = new MarionetteTransport();
+        var server = transport.CreateServerFactory(TransportContext.ForTests(state.Path), new PtArgs().Add("format", "irc_lines"));
+        var skewed = new TransportContext(null, new ShiftedTime(TimeSpan.FromHours(hours)), NullPtLog.Instance);
+        var session = transport.CreateClientFactory(skewed).Prepare(server.ClientArgs);
+        await using var pair = await LoopbackPair.CreateAsync();
+        var serverWire = new TapStream(pair.Server);
+        var accept = server.AcceptAsync(serverWire, cts.Token).AsTask();
+        await using var client = await session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult<Stream>(pair.Client), cts.Token);
+
+        var ex = await Assert.ThrowsAsync<PtException>(() => accept);
+
+        Assert.Equal(PtErrorKind.Handshake, ex.Kind);
+        Assert.Contains("clock", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("ERROR :Closing Link", Encoding.Latin1.GetString(serverWire.Written), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_client_that_closes_its_write_side_ends_the_server_read_with_eof()
     {
         using var cts = new CancellationTokenSource(HangGuard);

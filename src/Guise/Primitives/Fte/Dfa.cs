@@ -32,6 +32,21 @@ public sealed class Dfa
         return _accepting[q];
     }
 
+    /// <summary>True when some prefix of <paramref name="input"/> (the empty one included) is in the language.</summary>
+    public bool MatchesSomePrefixOf(ReadOnlySpan<byte> input)
+    {
+        var q = 0;
+        if (_accepting[q])
+            return true;
+        foreach (var b in input)
+        {
+            q = _next[q * 256 + b];
+            if (_accepting[q])
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>Compiles a Marionette/Python-style regex (full match) to a minimal DFA.</summary>
     public static Dfa FromRegex(string pattern) => Minimize(Determinize(FteRegexParser.Parse(pattern)));
 

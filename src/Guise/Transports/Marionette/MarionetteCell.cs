@@ -7,7 +7,10 @@ namespace Guise.Transports.Marionette;
 /// <code>
 ///   flags(1) | stream id(4, BE) | sequence(4, BE) | payload length(4, BE) | payload | zero padding
 /// </code>
-/// Flags: bit 0 = FIN (the sender will send no more payload on this stream). The sequence number
+/// Flags: bit 0 = FIN (the sender will send no more payload on this stream); bit 1 = HELLO (the
+/// client's first cell on a connection: the payload starts with the client's clock, 8 bytes,
+/// big-endian Unix seconds, which the server checks, with a replay filter, before it answers as
+/// Marionette; see <see cref="MarionetteEngine"/>). The sequence number
 /// counts cells per direction from 0; a gap, a repeat or a reordering is a protocol error (records
 /// are also bound to their direction by separate keys). Padding must be zero.
 /// </summary>
@@ -15,8 +18,11 @@ public readonly record struct MarionetteCell(byte Flags, uint StreamId, uint Seq
 {
     public const int HeaderLength = 13;
     public const byte FinFlag = 1;
+    public const byte HelloFlag = 2;
+    public const int ClockLength = 8;
 
     public bool IsFin => (Flags & FinFlag) != 0;
+    public bool IsHello => (Flags & HelloFlag) != 0;
 
     /// <summary>Writes the cell into exactly <paramref name="destination"/>.Length bytes (header + payload + padding).</summary>
     public void Write(Span<byte> destination)
@@ -42,7 +48,7 @@ public readonly record struct MarionetteCell(byte Flags, uint StreamId, uint Seq
             return false;
         }
         var flags = s[0];
-        if ((flags & ~FinFlag) != 0)
+        if ((flags & ~(FinFlag | HelloFlag)) != 0)
         {
             error = $"unknown cell flags 0x{flags:x2}";
             return false;
@@ -51,6 +57,11 @@ public readonly record struct MarionetteCell(byte Flags, uint StreamId, uint Seq
         if (length > (uint)(s.Length - HeaderLength))
         {
             error = "cell payload length exceeds the record";
+            return false;
+        }
+        if ((flags & HelloFlag) != 0 && length < ClockLength)
+        {
+            error = "HELLO cell without the client's clock";
             return false;
         }
         if (s[(HeaderLength + (int)length)..].ContainsAnyExcept((byte)0))

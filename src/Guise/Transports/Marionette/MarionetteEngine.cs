@@ -1,7 +1,8 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
-using System.Text;
 using Guise.Errors;
+using Guise.Primitives;
 using Guise.Primitives.Fte;
 
 namespace Guise.Transports.Marionette;
@@ -14,7 +15,8 @@ namespace Guise.Transports.Marionette;
 /// <remarks>
 /// When it is our turn to send and the application has nothing, the engine waits for data up to
 /// a hold time that doubles with each idle exchange (1 ms … 512 ms) and sends a cell with no
-/// payload when it runs out: an idle tunnel costs about two messages a second.
+/// payload when it runs out: an idle tunnel costs about two messages a second. It does not hold
+/// when the peer's last cell was full: the peer is sending in bulk and waits for our turn to end.
 /// </remarks>
 internal sealed class MarionetteEngine
 {
@@ -36,10 +38,23 @@ internal sealed class MarionetteEngine
     private int _rxStart, _rxEnd;
     private uint _sendSeq, _receiveSeq;
     private int _idleRounds;
+    private bool _peerHasMore;
     private bool _finSent, _finReceived;
 
-    public MarionetteEngine(Stream wire, MarionetteFormat format, MarParty me, ReadOnlySpan<byte> secret, TimeProvider time, string host, Random? rng = null)
+    /// <summary>How far a client's clock (in its HELLO cell) may be from the server's.</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(1);
+
+    /// <summary>How long a server remembers first records: past the skew window both ways, the clock check rejects a replay.</summary>
+    public static readonly TimeSpan ReplayWindow = 2 * MaxClockSkew + TimeSpan.FromMinutes(5);
+
+    private readonly ReplayFilter? _replays;
+    private byte[]? _lastRecord;
+
+    /// <param name="replays">Server only: the first records seen by this server (shared by its connections).</param>
+    public MarionetteEngine(Stream wire, MarionetteFormat format, MarParty me, ReadOnlySpan<byte> secret, TimeProvider time, string host,
+        Random? rng = null, ReplayFilter? replays = null)
     {
+        _replays = replays;
         _wire = wire;
         _format = format;
         _me = me;
@@ -114,21 +129,28 @@ internal sealed class MarionetteEngine
         else
         {
             (chosen, var cell) = await DetectAsync(normal, error, ct).ConfigureAwait(false);
-            await DeliverAsync(cell, ct).ConfigureAwait(false);
+            await DeliverAsync(chosen.Block.Messages[0], cell, ct).ConfigureAwait(false);
             skipFirst = true;
         }
         var messages = chosen.Block.Messages;
+        // The error transition applies to the block's first message on the wire (model.sleep lines are not).
+        var firstOnWire = messages.ToList().FindIndex(x => x is not SleepMessage);
         for (var i = skipFirst ? 1 : 0; i < messages.Count; i++)
         {
             var m = messages[i];
-            if (m.Sender == _me)
+            if (m is SleepMessage sleep)
+            {
+                if (sleep.Sender == _me)
+                    await Task.Delay(sleep.Sample(_rng.NextDouble()), _time, ct).ConfigureAwait(false);
+            }
+            else if (m.Sender == _me)
             {
                 await SendAsync(m, ct).ConfigureAwait(false);
             }
             else
             {
-                var (_, cell) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == 0 ? error : null, ct).ConfigureAwait(false);
-                await DeliverAsync(cell, ct).ConfigureAwait(false);
+                var (_, cell) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == firstOnWire ? error : null, ct).ConfigureAwait(false);
+                await DeliverAsync(m, cell, ct).ConfigureAwait(false);
             }
         }
         return chosen;
@@ -171,8 +193,8 @@ internal sealed class MarionetteEngine
                     var max = tg.Template.MaxRecord - RecordCipher.Overhead - MarionetteCell.HeaderLength;
                     var (cell, payloadLength) = await NextCellAsync(max, ct).ConfigureAwait(false);
                     // Random padding hides the exact payload length (up to 255 bytes, never past the record limit).
-                    var padding = Math.Min(_rng.Next(0, 256), max - payloadLength);
-                    var plain = new byte[MarionetteCell.HeaderLength + payloadLength + padding];
+                    var padding = Math.Min(_rng.Next(0, 256), max - cell.Payload.Length);
+                    var plain = new byte[MarionetteCell.HeaderLength + cell.Payload.Length + padding];
                     cell.Write(plain);
                     var record = new byte[plain.Length + RecordCipher.Overhead];
                     _send.Seal(plain, [], record);
@@ -193,13 +215,19 @@ internal sealed class MarionetteEngine
         var reader = _fromApp.Reader;
         byte[] payload = [];
         var fin = false;
+        // The client's first cell on a connection says when it was made (see MarionetteCell).
+        var hello = _me == MarParty.Client && _sendSeq == 0;
+        if (hello)
+            maxPayload -= MarionetteCell.ClockLength;
         if (!_finSent)
         {
-            if (!reader.TryRead(out var result))
+            // A peer whose last cell was full has more to send (bulk): answer at once instead of
+            // holding for a reply that its data did not ask for.
+            if (!reader.TryRead(out var result) && !_peerHasMore)
             {
                 var hold = TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9));
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timeout.CancelAfter(hold);
+                using var held = new CancellationTokenSource(hold, _time);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, held.Token);
                 try
                 {
                     result = await reader.ReadAsync(timeout.Token).ConfigureAwait(false);
@@ -225,16 +253,33 @@ internal sealed class MarionetteEngine
             _idleRounds++;
         if (fin)
             _finSent = true;
-        var cell = new MarionetteCell(fin ? MarionetteCell.FinFlag : (byte)0, StreamId, _sendSeq++, payload);
-        return (cell, payload.Length);
+        var appBytes = payload.Length;
+        var flags = (byte)((fin ? MarionetteCell.FinFlag : 0) | (hello ? MarionetteCell.HelloFlag : 0));
+        if (hello)
+        {
+            var withClock = new byte[MarionetteCell.ClockLength + payload.Length];
+            BinaryPrimitives.WriteInt64BigEndian(withClock, _time.GetUtcNow().ToUnixTimeSeconds());
+            payload.CopyTo(withClock, MarionetteCell.ClockLength);
+            payload = withClock;
+        }
+        return (new MarionetteCell(flags, StreamId, _sendSeq++, payload), appBytes);
     }
 
-    private async Task DeliverAsync(MarionetteCell cell, CancellationToken ct)
+    private async Task DeliverAsync(MarMessage received, MarionetteCell cell, CancellationToken ct)
     {
+        // io.puts/io.gets text carries no cell, so it takes no sequence number (the sender's
+        // SendAsync does not count it either).
+        if (received is LiteralMessage)
+            return;
         if (cell.Sequence != _receiveSeq++)
             throw new PtException(PtErrorKind.PeerProtocol, $"marionette: cell {cell.Sequence} out of order (expected {_receiveSeq - 1})");
         if (cell.StreamId != StreamId)
             throw new PtException(PtErrorKind.PeerProtocol, $"marionette: unknown stream {cell.StreamId}");
+        if (cell.IsHello != (_me == MarParty.Server && cell.Sequence == 0))
+            throw new PtException(PtErrorKind.PeerProtocol, "marionette: HELLO must be the client's first cell, and only that");
+        _peerHasMore = cell.Payload.Length >= MaxPayload(received) - MarionetteCell.ClockLength;
+        if (cell.IsHello)
+            cell = cell with { Payload = cell.Payload[MarionetteCell.ClockLength..] };
         if (cell.Payload.Length > 0)
         {
             _idleRounds = 0;
@@ -248,6 +293,14 @@ internal sealed class MarionetteEngine
             await _toApp.Writer.CompleteAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The most payload (clock included) one cell of <paramref name="m"/> carries: what a sender with more data fills.</summary>
+    private static int MaxPayload(MarMessage m) => m switch
+    {
+        FteMessage fte => fte.CellLength - MarionetteCell.HeaderLength,
+        TemplateMessage tg => tg.Template.MaxRecord - RecordCipher.Overhead - MarionetteCell.HeaderLength,
+        _ => int.MaxValue,
+    };
 
     /// <summary>
     /// Reads until one candidate's first message decodes and authenticates. With no candidate left
@@ -265,6 +318,13 @@ internal sealed class MarionetteEngine
                 var status = TryDecode(edge.Block.Messages[0], input, out var consumed, out var cell, out var why);
                 if (status == OperationStatus.Done)
                 {
+                    if (FreshHelloProblem(edge.Block.Messages[0], cell) is { } problem)
+                    {
+                        // A replayed or stale first message: answer as a stranger would.
+                        if (error is not null)
+                            await RunErrorBlockAsync(error, ct).ConfigureAwait(false);
+                        throw new PtException(PtErrorKind.Handshake, "marionette: " + problem);
+                    }
                     _rxStart += consumed;
                     _firstMessage.TrySetResult();
                     return (edge, cell);
@@ -283,6 +343,26 @@ internal sealed class MarionetteEngine
             }
             await ReadMoreAsync(ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Server, client's first cell: null when it is a HELLO whose clock is within
+    /// <see cref="MaxClockSkew"/> of ours and whose record this server has not seen; else why not.
+    /// Later cells, the client's side and io text: null.
+    /// </summary>
+    private string? FreshHelloProblem(MarMessage message, MarionetteCell cell)
+    {
+        if (_me != MarParty.Server || _receiveSeq != 0 || message is LiteralMessage)
+            return null;
+        if (!cell.IsHello)
+            return "the first cell is not a HELLO";
+        var now = _time.GetUtcNow();
+        var clock = BinaryPrimitives.ReadInt64BigEndian(cell.Payload.Span);
+        if (Math.Abs(now.ToUnixTimeSeconds() - clock) > (long)MaxClockSkew.TotalSeconds)
+            return "the client's clock is too far from ours (or the message is an old replay)";
+        if (_replays is not null && _replays.TestAndSet(now, _lastRecord))
+            return "a replayed first message";
+        return null;
     }
 
     private async Task ReadMoreAsync(CancellationToken ct)
@@ -324,7 +404,7 @@ internal sealed class MarionetteEngine
                     if (n < lit.Bytes.Length)
                         return OperationStatus.NeedMoreData;
                     consumed = n;
-                    cell = new MarionetteCell(0, StreamId, _receiveSeq, ReadOnlyMemory<byte>.Empty);
+                    cell = default; // no cell: see DeliverAsync
                     return OperationStatus.Done;
                 }
             case FteMessage fte:
@@ -338,6 +418,8 @@ internal sealed class MarionetteEngine
                         return OperationStatus.InvalidData;
                     }
                     consumed = fte.CovertextLength;
+                    if (_me == MarParty.Server && _receiveSeq == 0)
+                        _lastRecord = input.Span[..consumed].ToArray(); // the covertext is the record, re-encoded
                     break;
                 }
             case TemplateMessage tg:
@@ -360,6 +442,7 @@ internal sealed class MarionetteEngine
                         return OperationStatus.InvalidData;
                     }
                     consumed = used;
+                    _lastRecord = record;
                     break;
                 }
             default:
@@ -372,21 +455,11 @@ internal sealed class MarionetteEngine
 
     private async Task RunErrorBlockAsync(MarEdge error, CancellationToken ct)
     {
-        var incoming = Encoding.Latin1.GetString(_rx, _rxStart, _rxEnd - _rxStart);
         foreach (var m in error.Block.Messages)
         {
             if (m.Sender != _me || m is not LiteralMessage lit)
                 continue;
-            bool matches;
-            try
-            {
-                matches = lit.Guard?.IsMatch(incoming) ?? true;
-            }
-            catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
-            {
-                matches = false;
-            }
-            if (!matches)
+            if (lit.Guard is { } guard && !guard.IsMatch(_rx.AsSpan(_rxStart, _rxEnd - _rxStart)))
                 continue;
             try
             {

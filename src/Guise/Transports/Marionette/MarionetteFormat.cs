@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Text.RegularExpressions;
 using Guise.Primitives.Fte;
 
 namespace Guise.Transports.Marionette;
@@ -28,10 +27,35 @@ public sealed class TemplateMessage(MarParty sender, MarPosition position, HttpT
 }
 
 /// <summary><c>io.puts(text)</c>: literal bytes (receiver: <c>io.gets</c> expects exactly these).</summary>
-public sealed class LiteralMessage(MarParty sender, MarPosition position, byte[] bytes, Regex? guard) : MarMessage(sender, position)
+public sealed class LiteralMessage(MarParty sender, MarPosition position, byte[] bytes, IncomingGuard? guard) : MarMessage(sender, position)
 {
     public byte[] Bytes { get; } = bytes;
-    public Regex? Guard { get; } = guard;
+    public IncomingGuard? Guard { get; } = guard;
+}
+
+/// <summary>
+/// <c>model.sleep(SECONDS)</c> or <c>model.sleep("{'SECONDS': P, ...}")</c>: the party that
+/// writes the line waits before its next step, a delay drawn with the given probabilities. Local
+/// only: nothing goes on the wire, and the peer skips the line.
+/// </summary>
+public sealed class SleepMessage(MarParty sleeper, MarPosition position, IReadOnlyList<(TimeSpan Delay, double Probability)> delays) : MarMessage(sleeper, position)
+{
+    public const double MaxSeconds = 60;
+
+    public IReadOnlyList<(TimeSpan Delay, double Probability)> Delays { get; } = delays;
+
+    /// <summary>The delay for <paramref name="u"/> uniform in [0, 1).</summary>
+    public TimeSpan Sample(double u)
+    {
+        var acc = 0.0;
+        foreach (var (delay, p) in Delays)
+        {
+            acc += p;
+            if (u < acc)
+                return delay;
+        }
+        return Delays[^1].Delay;
+    }
 }
 
 public sealed record MarBlock(string? Name, IReadOnlyList<MarMessage> Messages);
@@ -50,7 +74,8 @@ public sealed record MarEdge(string Source, string Destination, MarBlock Block, 
 /// wrong key): it sends the block's <c>io.puts</c> whose <c>regex_match_incoming</c> guard matches,
 /// then closes.</item>
 /// <item><c>fte.send_async</c>/<c>recv_async</c> behave as <c>send</c>/<c>recv</c>; <c>model.sleep</c>
-/// and <c>model.spawn</c> parse but are refused at load: this engine does not run them yet.</item>
+/// delays the party that writes it; <c>model.spawn</c> parses but is refused at load: this engine
+/// runs one model instance per connection.</item>
 /// </list>
 /// </summary>
 public sealed class MarionetteFormat
@@ -87,7 +112,46 @@ public sealed class MarionetteFormat
 
     private static readonly Dictionary<string, MarionetteFormat> BuiltInCache = new(StringComparer.Ordinal);
 
-    /// <summary>A built-in name (<see cref="BuiltInNames"/>) or a path to a .mar file.</summary>
+    /// <summary>Formats loaded from files by <see cref="AddFile"/> (the CLI's <c>--format FILE</c>), by name.</summary>
+    private static readonly Dictionary<string, MarionetteFormat> Added = new(StringComparer.Ordinal);
+    private static string? _addedDefault;
+
+    /// <summary>
+    /// The format a server uses when its options name none: the first file added with
+    /// <c>makeDefault</c>, else <see cref="MarionetteTransport.DefaultFormat"/>.
+    /// </summary>
+    public static string DefaultName
+    {
+        get { lock (Added) return _addedDefault ?? MarionetteTransport.DefaultFormat; }
+    }
+
+    /// <summary>
+    /// Loads and validates a .mar file and makes it known by its file name without the extension,
+    /// so that bridge lines carry <c>format=NAME</c> rather than a path that only this machine has.
+    /// Throws <see cref="MarFormatException"/> (file:line:column) for a broken file,
+    /// <see cref="IOException"/> for an unreadable one, <see cref="ArgumentException"/> for a name
+    /// that a bridge line cannot carry or that is taken.
+    /// </summary>
+    /// <returns>The name.</returns>
+    public static string AddFile(string path, bool makeDefault = false)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
+            throw new ArgumentException($"{path}: the file name must be a format name ([A-Za-z0-9._-]+.mar): bridge lines carry it as format=NAME", nameof(path));
+        if (BuiltInNames.Contains(name))
+            throw new ArgumentException($"{path}: '{name}' is a built-in format's name; rename the file", nameof(path));
+        var format = Load(File.ReadAllText(path), path, name);
+        lock (Added)
+        {
+            if (!Added.TryAdd(name, format))
+                throw new ArgumentException($"{path}: a format named '{name}' was already added", nameof(path));
+            if (makeDefault)
+                _addedDefault ??= name;
+        }
+        return name;
+    }
+
+    /// <summary>A built-in name (<see cref="BuiltInNames"/>), a name added with <see cref="AddFile"/>, or a path to a .mar file.</summary>
     public static MarionetteFormat Resolve(string nameOrPath)
     {
         if (BuiltInNames.Contains(nameOrPath))
@@ -99,9 +163,19 @@ public sealed class MarionetteFormat
                 return f;
             }
         }
+        lock (Added)
+        {
+            if (Added.TryGetValue(nameOrPath, out var added))
+                return added;
+        }
         if (!File.Exists(nameOrPath))
+        {
+            string[] known;
+            lock (Added)
+                known = [.. BuiltInNames, .. Added.Keys.Order(StringComparer.Ordinal)];
             throw new Errors.PtException(Errors.PtErrorKind.Config,
-                $"marionette: no built-in format or file '{nameOrPath}' (built-ins: {string.Join(", ", BuiltInNames)})");
+                $"marionette: no format or file '{nameOrPath}' (known: {string.Join(", ", known)}; add your own with --format FILE)");
+        }
         return Load(File.ReadAllText(nameOrPath), nameOrPath, Path.GetFileNameWithoutExtension(nameOrPath));
     }
 
@@ -144,6 +218,8 @@ public sealed class MarionetteFormat
                 {
                     if (e.Block.Messages.Count == 0)
                         throw new MarFormatException(e.Position, $"state '{state}' has a choice, so every transition from it needs a message (found NULL or an empty action)");
+                    if (e.Block.Messages[0] is SleepMessage)
+                        throw new MarFormatException(e.Position, "a choice cannot start with model.sleep (the receiver finds out the choice from the first message)");
                     if (e.Block.Messages[0].Sender != normal[0].Block.Messages[0].Sender)
                         throw new MarFormatException(e.Position, $"the choices at '{state}' must all start with a message from the same party");
                     if (e.Block.Messages[0] is LiteralMessage)
@@ -170,7 +246,8 @@ public sealed class MarionetteFormat
         {
             "send" or "send_async" or "puts" => (line.Party, "send"),
             "recv" or "recv_async" or "gets" => (line.Party == MarParty.Client ? MarParty.Server : MarParty.Client, "recv"),
-            "sleep" or "spawn" when line.Module == "model" => throw new MarFormatException(line.Position, $"{line.Name} is parsed but not supported by this engine yet"),
+            "sleep" when line.Module == "model" => (line.Party, "sleep"),
+            "spawn" when line.Module == "model" => throw new MarFormatException(line.Position, $"{line.Name} is parsed but not supported by this engine yet"),
             _ => throw new MarFormatException(line.Position, $"unknown action {line.Name}"),
         };
         switch (line.Module)
@@ -198,9 +275,10 @@ public sealed class MarionetteFormat
                     }
                     var ranker = new FteRanker(dfa, (int)(long)len.Value);
                     var cell = ranker.CapacityBytes - RecordCipher.Overhead - CellHeaderLength;
-                    if (cell < 1)
+                    // The client's first cell also carries its clock (MarionetteCell.HelloFlag).
+                    if (cell <= MarionetteCell.ClockLength)
                         throw new MarFormatException(len.Position,
-                            $"fte: the regex has too few strings of length {len.Value} (capacity {ranker.CapacityBytes} bytes; needs > {RecordCipher.Overhead + CellHeaderLength})");
+                            $"fte: the regex has too few strings of length {len.Value} (capacity {ranker.CapacityBytes} bytes; needs > {RecordCipher.Overhead + CellHeaderLength + MarionetteCell.ClockLength})");
                     return new FteMessage(sender, line.Position, (string)re.Value, ranker);
                 }
             case "tg":
@@ -223,23 +301,63 @@ public sealed class MarionetteFormat
                     var s = line.Args[0];
                     if (!s.IsString)
                         throw new MarFormatException(s.Position, "io: the argument is a string");
-                    Regex? guard = null;
+                    IncomingGuard? guard = null;
                     if (line.IncomingRegex is not null)
                     {
                         try
                         {
-                            guard = new Regex(line.IncomingRegex, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+                            guard = IncomingGuard.Compile(line.IncomingRegex);
                         }
-                        catch (ArgumentException e)
+                        catch (FteRegexException e)
                         {
-                            throw new MarFormatException(line.IncomingRegexPosition!.Value, "regex_match_incoming: " + e.Message);
+                            var p = line.IncomingRegexPosition!.Value;
+                            throw new MarFormatException(p with { Column = p.Column + 1 + e.Offset }, "regex_match_incoming: " + e.Message);
                         }
                     }
                     return new LiteralMessage(sender, line.Position, Unescape((string)s.Value, s.Position), guard);
                 }
+            case "model":
+                {
+                    RequireArgs(line, 1);
+                    return new SleepMessage(sender, line.Position, SleepDelays(line.Args[0]));
+                }
             default:
                 throw new MarFormatException(line.Position, $"unknown module '{line.Module}' (fte, tg, io, model)");
         }
+    }
+
+    /// <summary>A number of seconds, or a string <c>{'SECONDS': P, ...}</c> (the original's sleep distribution; quotes optional).</summary>
+    private static List<(TimeSpan, double)> SleepDelays(MarArg arg)
+    {
+        static TimeSpan Seconds(double s, MarPosition at) => s is >= 0 and <= SleepMessage.MaxSeconds
+            ? TimeSpan.FromSeconds(s)
+            : throw new MarFormatException(at, $"model.sleep: a delay is seconds in 0..{SleepMessage.MaxSeconds}");
+        switch (arg.Value)
+        {
+            case long l:
+                return [(Seconds(l, arg.Position), 1.0)];
+            case double d:
+                return [(Seconds(d, arg.Position), 1.0)];
+        }
+        var text = ((string)arg.Value).Trim();
+        if (!text.StartsWith('{') || !text.EndsWith('}'))
+            throw new MarFormatException(arg.Position, "model.sleep: expected seconds or \"{'SECONDS': PROBABILITY, ...}\"");
+        var list = new List<(TimeSpan, double)>();
+        foreach (var pair in text[1..^1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var kv = pair.Split(':', 2, StringSplitOptions.TrimEntries);
+            var inv = System.Globalization.CultureInfo.InvariantCulture;
+            if (kv.Length != 2
+                || !double.TryParse(kv[0].Trim('\'', '"'), System.Globalization.NumberStyles.Float, inv, out var seconds)
+                || !double.TryParse(kv[1].Trim('\'', '"'), System.Globalization.NumberStyles.Float, inv, out var p)
+                || p is < 0 or > 1 || double.IsNaN(p))
+                throw new MarFormatException(arg.Position, $"model.sleep: '{pair}' is not 'SECONDS': PROBABILITY");
+            list.Add((Seconds(seconds, arg.Position), p));
+        }
+        var sum = list.Sum(x => x.Item2);
+        if (list.Count == 0 || Math.Abs(sum - 1) > 1e-6)
+            throw new MarFormatException(arg.Position, $"model.sleep: probabilities sum to {sum:R}, not 1");
+        return list;
     }
 
     private static void RequireArgs(MarActionLine line, int n)

@@ -9,8 +9,9 @@ namespace Guise.Transports.Marionette;
 /// (ciphertext unranked into a regex's language) or template-grammar HTTP messages.
 /// </summary>
 /// <remarks>
-/// Args (bridge line / SMETHOD ARGS): <c>format=NAME|PATH</c> (a built-in name or a .mar file;
-/// default <see cref="DefaultFormat"/>), <c>key=HEX</c> (32-byte shared secret; the server makes it
+/// Args (bridge line / SMETHOD ARGS): <c>format=NAME|PATH</c> (a built-in name, a name added with
+/// <see cref="AddFormatFile"/> (<c>--format FILE</c>) or a .mar file; default
+/// <see cref="MarionetteFormat.DefaultName"/>), <c>key=HEX</c> (32-byte shared secret; the server makes it
 /// in its state directory), optional <c>host=NAME</c> (the Host header of HTTP formats).
 /// </remarks>
 public sealed class MarionetteTransport : ITransport
@@ -26,7 +27,7 @@ public sealed class MarionetteTransport : ITransport
 
     public IServerFactory CreateServerFactory(TransportContext context, PtArgs options)
     {
-        var formatName = options.Get("format") ?? DefaultFormat;
+        var formatName = options.Get("format") ?? MarionetteFormat.DefaultName;
         var format = LoadFormat(formatName);
         var key = options.TryGet("key", out var k) ? ParseKey(k) : LoadOrCreateKey(context.StateDirectory);
         return new ServerFactory(context, format, formatName, key, options.Get("host") ?? "www.example.com");
@@ -45,6 +46,34 @@ public sealed class MarionetteTransport : ITransport
         catch (IOException e)
         {
             throw new PtException(PtErrorKind.Config, $"marionette: cannot read format '{nameOrPath}': {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// <c>--format FILE</c>: adds a user's .mar file under its file name (see
+    /// <see cref="MarionetteFormat.AddFile"/>); every failure is a <see cref="PtErrorKind.Config"/>
+    /// error whose message names the file (and line and column when the file does not parse).
+    /// </summary>
+    public static string AddFormatFile(string path, bool makeDefault = false)
+    {
+        // Checked here: NativeAOT builds drop the runtime's own exception texts.
+        if (!File.Exists(path))
+            throw new PtException(PtErrorKind.Config, $"marionette: no such format file '{path}'");
+        try
+        {
+            return MarionetteFormat.AddFile(path, makeDefault);
+        }
+        catch (MarFormatException e)
+        {
+            throw new PtException(PtErrorKind.Config, "marionette: " + e.Message, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PtException(PtErrorKind.Config, $"marionette: cannot read format file '{path}': {e.Message}", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new PtException(PtErrorKind.Config, "marionette: " + e.Message.Split(" (Parameter", 2)[0], e);
         }
     }
 
@@ -96,9 +125,10 @@ public sealed class MarionetteTransport : ITransport
         }
     }
 
-    internal static MarionetteStream Start(Stream wire, MarionetteFormat format, MarParty party, byte[] key, TransportContext context, string host)
+    internal static MarionetteStream Start(Stream wire, MarionetteFormat format, MarParty party, byte[] key, TransportContext context, string host,
+        Primitives.ReplayFilter? replays = null)
     {
-        var engine = new MarionetteEngine(wire, format, party, key, context.Time, host);
+        var engine = new MarionetteEngine(wire, format, party, key, context.Time, host, replays: replays);
         var stop = new CancellationTokenSource();
         var run = Task.Run(() => engine.RunAsync(stop.Token));
         return new MarionetteStream(wire, engine, stop, run);
@@ -108,7 +138,7 @@ public sealed class MarionetteTransport : ITransport
     {
         public IClientSession Prepare(PtArgs args)
         {
-            var format = LoadFormat(args.Get("format") ?? DefaultFormat);
+            var format = LoadFormat(args.Get("format") ?? MarionetteFormat.DefaultName);
             var key = ParseKey(args.Require("key", "marionette"));
             return new ClientSession(context, format, key, args.Get("host") ?? "www.example.com");
         }
@@ -132,10 +162,13 @@ public sealed class MarionetteTransport : ITransport
 
         public PtArgs ClientArgs { get; } = new PtArgs().Add("format", formatName).Add("key", Convert.ToHexStringLower(key));
 
+        /// <summary>First records of this server's connections: a replayed one gets the decoy answer.</summary>
+        private readonly Primitives.ReplayFilter _replays = new(MarionetteEngine.ReplayWindow);
+
         public async ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var stream = Start(inbound, format, MarParty.Server, key, context, host);
+            var stream = Start(inbound, format, MarParty.Server, key, context, host, _replays);
             try
             {
                 // The anti-probing policy is the format's error transition, run by the engine
