@@ -1,4 +1,6 @@
 using System.Text.Json;
+using NetTopologySuite.Algorithm.Locate;
+using NetTopologySuite.Geometries;
 
 namespace Guise.Probe.Geo;
 
@@ -8,7 +10,10 @@ namespace Guise.Probe.Geo;
 /// </summary>
 public sealed class Country
 {
+    private static readonly GeometryFactory Factory = new();
+
     private readonly (double MinLon, double MinLat, double MaxLon, double MaxLat) _bounds;
+    private readonly IndexedPointInAreaLocator _locator;
 
     internal Country(string code, string numericCode, string name, IReadOnlyList<IReadOnlyList<(double Lon, double Lat)[]>> polygons)
     {
@@ -16,14 +21,32 @@ public sealed class Country
         NumericCode = numericCode;
         Name = name;
         Polygons = PlanarPolygons.Normalize(polygons);
-        // Plain loops, not LINQ over value tuples: each such instantiation is native code in the AOT binary.
-        _bounds = (double.MaxValue, double.MaxValue, double.MinValue, double.MinValue);
-        foreach (var ring in Rings)
+        // The shape as a NetTopologySuite MultiPolygon in longitude/latitude; point location goes
+        // through its indexed locator (ray crossings over every ring, so holes are outside).
+        var parts = new List<Polygon>(Polygons.Count);
+        foreach (var polygon in Polygons)
         {
-            foreach (var (lon, lat) in ring)
-                _bounds = (Math.Min(_bounds.MinLon, lon), Math.Min(_bounds.MinLat, lat), Math.Max(_bounds.MaxLon, lon), Math.Max(_bounds.MaxLat, lat));
+            var rings = new List<LinearRing>(polygon.Count);
+            foreach (var ring in polygon)
+            {
+                if (ring.Length < 4)
+                    continue;
+                var coordinates = new Coordinate[ring.Length];
+                for (var i = 0; i < ring.Length; i++)
+                    coordinates[i] = new Coordinate(ring[i].Lon, ring[i].Lat);
+                rings.Add(Factory.CreateLinearRing(coordinates));
+            }
+            if (rings.Count > 0)
+                parts.Add(Factory.CreatePolygon(rings[0], [.. rings.Skip(1)]));
         }
+        Shape = Factory.CreateMultiPolygon([.. parts]);
+        _locator = new IndexedPointInAreaLocator(Shape);
+        var envelope = Shape.EnvelopeInternal;
+        _bounds = (envelope.MinX, envelope.MinY, envelope.MaxX, envelope.MaxY);
     }
+
+    /// <summary>The shape as NetTopologySuite geometry (longitude as X, latitude as Y).</summary>
+    public MultiPolygon Shape { get; }
 
     /// <summary>ISO 3166-1 alpha-2.</summary>
     public string Code { get; }
@@ -42,24 +65,13 @@ public sealed class Country
 
     private IEnumerable<(double Lon, double Lat)[]> Rings => Polygons.SelectMany(p => p);
 
-    /// <summary>Whether the point is inside (even-odd over every ring, so holes are outside).</summary>
+    /// <summary>Whether the point is inside or on the border (holes are outside).</summary>
     public bool Contains(GeoPoint p)
     {
         double x = p.Longitude, y = p.Latitude;
         if (x < _bounds.MinLon || x > _bounds.MaxLon || y < _bounds.MinLat || y > _bounds.MaxLat)
             return false;
-        var inside = false;
-        foreach (var ring in Rings)
-        {
-            for (var i = 1; i < ring.Length; i++)
-            {
-                var (x1, y1) = ring[i - 1];
-                var (x2, y2) = ring[i];
-                if ((y1 > y) != (y2 > y) && x < x1 + (y - y1) * (x2 - x1) / (y2 - y1))
-                    inside = !inside;
-            }
-        }
-        return inside;
+        return _locator.Locate(new Coordinate(x, y)) != Location.Exterior;
     }
 
     /// <summary>Great-circle distance from the point to the nearest point of the country (0 inside it), km.</summary>
