@@ -56,16 +56,10 @@ public static class Elligator2
     /// </summary>
     internal static (Fe N, Fe D) DirtyPublicRatio(ReadOnlySpan<byte> privateKey)
     {
-        Span<byte> scalar = stackalloc byte[32];
         Span<byte> point = stackalloc byte[32];
         try
         {
-            privateKey.CopyTo(scalar);
-            scalar[0] &= 248;
-            scalar[31] &= 127;
-            scalar[31] |= 64;
-            if (!Sodium.Ed25519BaseNoClamp(point, scalar))
-                throw new CryptographicException("ed25519 base multiplication failed");
+            ClampedBaseMult(privateKey, point);
 
             // Decompress: x^2 = (y^2 - 1) / (d y^2 + 1), x's sign in bit 255.
             var xSign = point[31] >> 7;
@@ -88,8 +82,26 @@ public static class Elligator2
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(scalar);
             CryptographicOperations.ZeroMemory(point);
+        }
+    }
+
+    /// <summary>clamp(k)*B, compressed, by libsodium.</summary>
+    private static void ClampedBaseMult(ReadOnlySpan<byte> privateKey, Span<byte> point)
+    {
+        Span<byte> scalar = stackalloc byte[32];
+        try
+        {
+            privateKey.CopyTo(scalar);
+            scalar[0] &= 248;
+            scalar[31] &= 127;
+            scalar[31] |= 64;
+            if (!Sodium.Ed25519BaseNoClamp(point, scalar))
+                throw new CryptographicException("ed25519 base multiplication failed");
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(scalar);
         }
     }
 
@@ -99,17 +111,11 @@ public static class Elligator2
     /// </summary>
     internal static Fe DirtyPublicUBySodiumAddition(ReadOnlySpan<byte> privateKey)
     {
-        Span<byte> scalar = stackalloc byte[32];
         Span<byte> point = stackalloc byte[32];
         Span<byte> lop = stackalloc byte[32];
         try
         {
-            privateKey.CopyTo(scalar);
-            scalar[0] &= 248;
-            scalar[31] &= 127;
-            scalar[31] |= 64;
-            if (!Sodium.Ed25519BaseNoClamp(point, scalar))
-                throw new CryptographicException("ed25519 base multiplication failed");
+            ClampedBaseMult(privateKey, point);
 
             var c = privateKey[0];
             var x = SelectLowOrder(LopX, Fe.SqrtM1, c);
@@ -126,7 +132,7 @@ public static class Elligator2
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(scalar);
+            CryptographicOperations.ZeroMemory(point);
         }
     }
 
