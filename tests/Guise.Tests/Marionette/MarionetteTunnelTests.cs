@@ -240,44 +240,6 @@ public class MarionetteTunnelTests
         }
     }
 
-    /// <summary>Real clock, but timers that never fire: any wait on a hold time never ends.</summary>
-    private sealed class NoTimers : TimeProvider
-    {
-        private sealed class Never : ITimer
-        {
-            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
-            public void Dispose() { }
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new Never();
-    }
-
-    [Fact]
-    public async Task A_side_whose_peer_sent_a_full_cell_answers_at_once_without_a_hold_time()
-    {
-        // Hold timers never fire on either side, so every round in which a side held would hang
-        // (the client's first hold ends when the data below arrives): a bulk upload of many full
-        // lines gets through only if the server never holds after a full one.
-        using var cts = new CancellationTokenSource(HangGuard);
-        using var state = new TempDirectory();
-        var transport = new MarionetteTransport();
-        var serverContext = new TransportContext(state.Path, new NoTimers(), NullPtLog.Instance);
-        var server = transport.CreateServerFactory(serverContext, new PtArgs().Add("format", "irc_lines"));
-        var session = transport.CreateClientFactory(new TransportContext(null, new NoTimers(), NullPtLog.Instance)).Prepare(server.ClientArgs);
-        await using var pair = await LoopbackPair.CreateAsync();
-        var accept = server.AcceptAsync(pair.Server, cts.Token).AsTask();
-        await using var client = await session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult<Stream>(pair.Client), cts.Token);
-        var up = RandomNumberGenerator.GetBytes(20_000); // about 60 full lines
-        await client.WriteAsync(up, cts.Token);
-        await using var tunnel = await accept;
-
-        var got = new byte[up.Length];
-        await tunnel.ReadExactlyAsync(got, cts.Token);
-
-        Assert.Equal(up, got);
-    }
-
     [Theory]
     [InlineData(-2)]
     [InlineData(2)]

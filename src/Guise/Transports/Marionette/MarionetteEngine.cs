@@ -15,8 +15,7 @@ namespace Guise.Transports.Marionette;
 /// <remarks>
 /// When it is our turn to send and the application has nothing, the engine waits for data up to
 /// a hold time that doubles with each idle exchange (1 ms … 512 ms) and sends a cell with no
-/// payload when it runs out: an idle tunnel costs about two messages a second. It does not hold
-/// when the peer's last cell was full: the peer is sending in bulk and waits for our turn to end.
+/// payload when it runs out: an idle tunnel costs about two messages a second.
 /// </remarks>
 internal sealed class MarionetteEngine
 {
@@ -38,7 +37,6 @@ internal sealed class MarionetteEngine
     private int _rxStart, _rxEnd;
     private uint _sendSeq, _receiveSeq;
     private int _idleRounds;
-    private bool _peerHasMore;
     private bool _finSent, _finReceived;
 
     /// <summary>How far a client's clock (in its HELLO cell) may be from the server's.</summary>
@@ -221,13 +219,11 @@ internal sealed class MarionetteEngine
             maxPayload -= MarionetteCell.ClockLength;
         if (!_finSent)
         {
-            // A peer whose last cell was full has more to send (bulk): answer at once instead of
-            // holding for a reply that its data did not ask for.
-            if (!reader.TryRead(out var result) && !_peerHasMore)
+            if (!reader.TryRead(out var result))
             {
                 var hold = TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9));
-                using var held = new CancellationTokenSource(hold, _time);
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, held.Token);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(hold);
                 try
                 {
                     result = await reader.ReadAsync(timeout.Token).ConfigureAwait(false);
@@ -277,7 +273,6 @@ internal sealed class MarionetteEngine
             throw new PtException(PtErrorKind.PeerProtocol, $"marionette: unknown stream {cell.StreamId}");
         if (cell.IsHello != (_me == MarParty.Server && cell.Sequence == 0))
             throw new PtException(PtErrorKind.PeerProtocol, "marionette: HELLO must be the client's first cell, and only that");
-        _peerHasMore = cell.Payload.Length >= MaxPayload(received) - MarionetteCell.ClockLength;
         if (cell.IsHello)
             cell = cell with { Payload = cell.Payload[MarionetteCell.ClockLength..] };
         if (cell.Payload.Length > 0)
@@ -293,14 +288,6 @@ internal sealed class MarionetteEngine
             await _toApp.Writer.CompleteAsync().ConfigureAwait(false);
         }
     }
-
-    /// <summary>The most payload (clock included) one cell of <paramref name="m"/> carries: what a sender with more data fills.</summary>
-    private static int MaxPayload(MarMessage m) => m switch
-    {
-        FteMessage fte => fte.CellLength - MarionetteCell.HeaderLength,
-        TemplateMessage tg => tg.Template.MaxRecord - RecordCipher.Overhead - MarionetteCell.HeaderLength,
-        _ => int.MaxValue,
-    };
 
     /// <summary>
     /// Reads until one candidate's first message decodes and authenticates. With no candidate left
