@@ -127,12 +127,7 @@ internal static class MarionetteSuite
         using var w = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true });
         var o = r.Options;
         w.WriteStartObject();
-        w.WriteString("schema", Schema);
-        w.WriteString("started", r.Started.ToString("O", Inv));
-        w.WriteString("finished", r.Finished.ToString("O", Inv));
-        w.WriteString("command", r.Command);
-        w.WriteBoolean("quick", o.Quick);
-        w.WriteNumber("runs", o.Runs);
+        Report.WriteHeader(w, r, Schema);
         w.WriteNumber("transfer_bytes", o.MarionetteBytes);
         w.WriteNumber("sequential_tunnels", o.MarionetteTunnels);
         Report.WriteMachine(w, r);

@@ -58,18 +58,24 @@ internal static class Report
         return checks;
     }
 
+    /// <summary>The opening fields every results file of the harness shares.</summary>
+    internal static void WriteHeader(Utf8JsonWriter w, BenchResults r, string schema)
+    {
+        w.WriteString("schema", schema);
+        w.WriteString("started", r.Started.ToString("O", Inv));
+        w.WriteString("finished", r.Finished.ToString("O", Inv));
+        w.WriteString("command", r.Command);
+        w.WriteBoolean("quick", r.Options.Quick);
+        w.WriteNumber("runs", r.Options.Runs);
+    }
+
     public static void WriteJson(BenchResults r, string path)
     {
         using var file = File.Create(path);
         using var w = new Utf8JsonWriter(file, new JsonWriterOptions { Indented = true });
         var o = r.Options;
         w.WriteStartObject();
-        w.WriteString("schema", Schema);
-        w.WriteString("started", r.Started.ToString("O", Inv));
-        w.WriteString("finished", r.Finished.ToString("O", Inv));
-        w.WriteString("command", r.Command);
-        w.WriteBoolean("quick", o.Quick);
-        w.WriteNumber("runs", o.Runs);
+        WriteHeader(w, r, Schema);
 
         WriteMachine(w, r);
 
