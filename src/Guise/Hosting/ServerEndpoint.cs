@@ -69,6 +69,22 @@ public sealed class ServerEndpoint : IAsyncDisposable
             ? Net.HostPort.Format(ep.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(ep.Address.MapToIPv4(), ep.Port) : ep)
             : "unknown";
         await using var inbound = new NetworkStream(socket, ownsSocket: false);
+        if (_factory is IMultiplexingServerFactory multiplexing)
+        {
+            // Streams opened by this connection's messages may outlive it (they continue on the
+            // client's next connection); each is forwarded on its own.
+            try
+            {
+                await multiplexing.ServeAsync(inbound, payload => ForwardAsync(payload, peer, stopping), stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                var error = SocksClientEndpoint.Describe(e, stopping, $"{_transport.Name} handshake from a client");
+                if (error.Kind != PtErrorKind.Cancelled)
+                    _observer.ConnectionFailed(_transport.Name, ConnectionRole.Server, peer, error);
+            }
+            return;
+        }
         Stream payload;
         try
         {
@@ -81,7 +97,12 @@ public sealed class ServerEndpoint : IAsyncDisposable
                 _observer.ConnectionFailed(_transport.Name, ConnectionRole.Server, peer, error);
             return;
         }
+        await ForwardAsync(payload, peer, stopping).ConfigureAwait(false);
+    }
 
+    /// <summary>Relays one payload stream to the ORPort / Extended ORPort until both sides end; owns <paramref name="payload"/>.</summary>
+    private async Task ForwardAsync(Stream payload, string peer, CancellationToken stopping)
+    {
         await using (payload.ConfigureAwait(false))
         {
             Stream upstream;

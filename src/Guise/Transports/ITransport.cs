@@ -60,3 +60,20 @@ public interface IServerFactory
     /// </summary>
     ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A server whose connections are not streams: one connection may carry several streams, and one
+/// stream may continue on another connection (Marionette behind an HTTP proxy). Hosts that know
+/// this interface serve each accepted connection with <see cref="ServeAsync"/> instead of
+/// <see cref="IServerFactory.AcceptAsync"/>.
+/// </summary>
+public interface IMultiplexingServerFactory : IServerFactory
+{
+    /// <summary>
+    /// Serves one accepted connection until it ends. Each payload stream that a message on it opens
+    /// goes to <paramref name="onStream"/> (not awaited; the callback owns the stream, which may
+    /// outlive the connection). Throws when the connection failed before its first authentic
+    /// message (after the anti-probing answer); returns normally once an authentic connection ends.
+    /// </summary>
+    Task ServeAsync(Stream inbound, Func<Stream, Task> onStream, CancellationToken cancellationToken);
+}

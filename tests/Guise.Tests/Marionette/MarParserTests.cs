@@ -32,9 +32,9 @@ public class MarParserTests
               s1      end  get2    0.75
               s1      end  decoy   error
             action get:
-              client fte.send("^GET /[a-z]+ HTTP/1\.1\r\n\r\n$", 128)
+              client fte.send("^GET /[a-z]+ HTTP/1\.1\r\n\r\n$", 160)
             action get2:
-              client fte.send_async("^GET /[0-9]+ HTTP/1\.1\r\n\r\n$", 160)
+              client fte.send_async("^GET /[0-9]+ HTTP/1\.1\r\n\r\n$", 200)
               server fte.recv("^x*[a-z]+$", 128)
             action decoy:
               server io.puts("HTTP/1.1 404 Not Found\r\n\r\n") if regex_match_incoming("^GET")
@@ -49,7 +49,7 @@ public class MarParserTests
         Assert.Equal("^GET", decoy.IncomingRegex);
         Assert.Equal(MarParty.Server, decoy.Party);
         Assert.Equal(@"^GET /[a-z]+ HTTP/1\.1\r\n\r\n$", doc.Actions["get"].Lines[0].Args[0].Value);
-        Assert.Equal(128L, doc.Actions["get"].Lines[0].Args[1].Value);
+        Assert.Equal(160L, doc.Actions["get"].Lines[0].Args[1].Value);
 
         var format = MarionetteFormat.Load(text, "t.mar");
         // server fte.recv = a message the client sends

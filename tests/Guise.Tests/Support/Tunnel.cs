@@ -8,8 +8,9 @@ public sealed class Tunnel : IAsyncDisposable
     private readonly LoopbackPair _pair;
     private readonly TempDirectory _state;
 
-    private Tunnel(LoopbackPair pair, TempDirectory state, Stream client, Stream server)
+    private Tunnel(LoopbackPair pair, TempDirectory state, Stream client, Stream server, bool multiplexing)
     {
+        Multiplexing = multiplexing;
         _pair = pair;
         _state = state;
         Client = client;
@@ -18,6 +19,9 @@ public sealed class Tunnel : IAsyncDisposable
 
     public Stream Client { get; }
     public Stream Server { get; }
+
+    /// <summary>The server keeps its streams when a connection dies, for the client to resume (<see cref="IMultiplexingServerFactory"/>).</summary>
+    public bool Multiplexing { get; }
 
     /// <param name="wrapWire">Wraps each raw socket stream before the transport sees it (adversarial doubles).</param>
     public static async Task<Tunnel> OpenAsync(ITransport transport, Func<Stream, Stream>? wrapWire = null, CancellationToken ct = default)
@@ -30,7 +34,7 @@ public sealed class Tunnel : IAsyncDisposable
         var accept = serverFactory.AcceptAsync(wrapWire(pair.Server), ct).AsTask();
         var connect = session.ConnectAsync("127.0.0.1:1", (_, _) => ValueTask.FromResult(wrapWire(pair.Client)), ct).AsTask();
         await Task.WhenAll(accept, connect);
-        return new Tunnel(pair, state, await connect, await accept);
+        return new Tunnel(pair, state, await connect, await accept, serverFactory is IMultiplexingServerFactory);
     }
 
     public async ValueTask DisposeAsync()

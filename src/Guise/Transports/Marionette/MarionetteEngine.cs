@@ -1,25 +1,25 @@
 using System.Buffers;
-using System.Buffers.Binary;
-using System.IO.Pipelines;
 using Guise.Errors;
-using Guise.Primitives;
 using Guise.Primitives.Fte;
 
 namespace Guise.Transports.Marionette;
 
 /// <summary>
-/// Runs a format's automaton on one wire for one party, moving cells between the wire and two
-/// pipes (application → wire, wire → application). One task owns the wire; it never reads and
-/// writes at the same time, because the format decides whose turn it is.
+/// Runs a format's automaton on one connection (one model instance) for one party. When the
+/// format says it is our turn, the engine takes the next cell from the session (any of its
+/// streams) and sends it as the message; what it receives goes to the session. One task owns the
+/// wire; it never reads and writes at the same time, because the format decides whose turn it is.
 /// </summary>
 /// <remarks>
-/// When it is our turn to send and the application has nothing, the engine waits for data up to
-/// a hold time that doubles with each idle exchange (1 ms … 512 ms) and sends a cell with no
-/// payload when it runs out: an idle tunnel costs about two messages a second.
+/// When it is our turn and no stream has anything to send, the engine waits up to a hold time that
+/// doubles with each idle exchange (1 ms … 512 ms) and then sends acks or padding: an idle tunnel
+/// costs about two messages a second. A server learns each message's session from its cell
+/// (an HTTP proxy may bring every request on a connection of its own, or requests of several
+/// clients on one), answers in the session of the last message it received, and hands streams
+/// that a cell opens to <c>onStream</c>.
 /// </remarks>
 internal sealed class MarionetteEngine
 {
-    public const uint StreamId = 1;
     private const int MaxBuffered = HttpTemplate.MaxHeaderBytes + HttpTemplate.MaxBodyBytes + 64;
 
     private readonly Stream _wire;
@@ -30,32 +30,31 @@ internal sealed class MarionetteEngine
     private readonly Random _rng;
     private readonly TimeProvider _time;
     private readonly string _host;
-    private readonly Pipe _toApp = new(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
-    private readonly Pipe _fromApp = new(new PipeOptions(pauseWriterThreshold: 256 * 1024, resumeWriterThreshold: 128 * 1024, useSynchronizationContext: false));
+    private readonly MarionetteClientMux? _client;
+    private readonly MarionetteServerSessions? _sessions;
+    private readonly Func<MuxStream, Task>? _onStream;
+    private readonly HashSet<MarionetteServerMux> _attached = [];
     private readonly TaskCompletionSource _firstMessage = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private MarionetteServerMux? _current;
     private byte[] _rx = new byte[64 * 1024];
     private int _rxStart, _rxEnd;
-    private uint _sendSeq, _receiveSeq;
     private int _idleRounds;
-    private bool _finSent, _finReceived;
-
-    /// <summary>How far a client's clock (in its HELLO cell) may be from the server's.</summary>
-    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromHours(1);
-
-    /// <summary>How long a server remembers first records: past the skew window both ways, the clock check rejects a replay.</summary>
-    public static readonly TimeSpan ReplayWindow = 2 * MaxClockSkew + TimeSpan.FromMinutes(5);
-
-    private readonly ReplayFilter? _replays;
     private byte[]? _lastRecord;
 
-    /// <param name="replays">Server only: the first records seen by this server (shared by its connections).</param>
+    /// <param name="client">Client: the session this connection serves.</param>
+    /// <param name="sessions">Server: the server's sessions (shared by its connections).</param>
+    /// <param name="onStream">Server: called (not awaited) with each stream a cell on this connection opens.</param>
     public MarionetteEngine(Stream wire, MarionetteFormat format, MarParty me, ReadOnlySpan<byte> secret, TimeProvider time, string host,
-        Random? rng = null, ReplayFilter? replays = null)
+        MarionetteClientMux? client = null, MarionetteServerSessions? sessions = null, Func<MuxStream, Task>? onStream = null, Random? rng = null)
     {
-        _replays = replays;
+        if ((me == MarParty.Client) != (client is not null) || (me == MarParty.Server) != (sessions is not null))
+            throw new ArgumentException("a client engine needs its session, a server engine the session table");
         _wire = wire;
         _format = format;
         _me = me;
+        _client = client;
+        _sessions = sessions;
+        _onStream = onStream;
         var c2s = RecordCipher.DeriveKey(secret, "c2s");
         var s2c = RecordCipher.DeriveKey(secret, "s2c");
         _send = new RecordCipher(me == MarParty.Client ? c2s : s2c);
@@ -65,19 +64,12 @@ internal sealed class MarionetteEngine
         _host = host;
     }
 
-    public PipeReader AppReader => _toApp.Reader;
-    public PipeWriter AppWriter => _fromApp.Writer;
-
     /// <summary>Completes when the first authentic message from the peer arrived; faults if the peer is not one of us.</summary>
     public Task FirstMessage => _firstMessage.Task;
 
-    /// <summary>Wire bytes sent and payload bytes sent, for overhead figures.</summary>
-    public long WireBytesSent { get; private set; }
-    public long PayloadBytesSent { get; private set; }
-
+    /// <summary>Runs the automaton until the wire fails or ends (thrown) or <paramref name="ct"/> is cancelled (returns).</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        Exception? failure = null;
         try
         {
             var state = "start";
@@ -87,23 +79,23 @@ internal sealed class MarionetteEngine
                     state = "start";
                 var edge = await ChooseAndRunAsync(state, ct).ConfigureAwait(false);
                 state = edge.Destination;
-                if (_finSent && _finReceived)
-                    break;
             }
+            _firstMessage.TrySetException(new PtException(PtErrorKind.Cancelled, "marionette: the connection was closed"));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            failure = new PtException(PtErrorKind.Cancelled, "marionette: the connection was closed");
+            _firstMessage.TrySetException(new PtException(PtErrorKind.Cancelled, "marionette: the connection was closed"));
         }
         catch (Exception e)
         {
-            failure = e is PtException ? e : PtException.Wrap(e, "marionette");
+            var failure = e is PtException ? e : PtException.Wrap(e, "marionette");
+            _firstMessage.TrySetException(failure);
+            throw failure;
         }
         finally
         {
-            _firstMessage.TrySetException(failure ?? new PtException(PtErrorKind.Eof, "marionette: the connection ended"));
-            await _toApp.Writer.CompleteAsync(_finReceived ? null : failure).ConfigureAwait(false);
-            await _fromApp.Reader.CompleteAsync(failure).ConfigureAwait(false);
+            foreach (var session in _attached)
+                session.Detach();
             _send.Dispose();
             _receive.Dispose();
         }
@@ -126,8 +118,8 @@ internal sealed class MarionetteEngine
         }
         else
         {
-            (chosen, var cell) = await DetectAsync(normal, error, ct).ConfigureAwait(false);
-            await DeliverAsync(chosen.Block.Messages[0], cell, ct).ConfigureAwait(false);
+            (chosen, var cell, var session) = await DetectAsync(normal, error, ct).ConfigureAwait(false);
+            Deliver(chosen.Block.Messages[0], cell, session);
             skipFirst = true;
         }
         var messages = chosen.Block.Messages;
@@ -147,8 +139,8 @@ internal sealed class MarionetteEngine
             }
             else
             {
-                var (_, cell) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == firstOnWire ? error : null, ct).ConfigureAwait(false);
-                await DeliverAsync(m, cell, ct).ConfigureAwait(false);
+                var (_, cell, session) = await DetectAsync([chosen with { Block = new MarBlock(chosen.Block.Name, [m]) }], i == firstOnWire ? error : null, ct).ConfigureAwait(false);
+                Deliver(m, cell, session);
             }
         }
         return chosen;
@@ -178,18 +170,17 @@ internal sealed class MarionetteEngine
             case FteMessage fte:
                 {
                     var cellLength = fte.CellLength;
-                    var (cell, payloadLength) = await NextCellAsync(cellLength - MarionetteCell.HeaderLength, ct).ConfigureAwait(false);
+                    var cell = await NextCellAsync(cellLength - MarionetteCell.HeaderLength, ct).ConfigureAwait(false);
                     var plain = new byte[cellLength];
                     cell.Write(plain);
                     wire = new byte[fte.CovertextLength];
                     new FteCipher(fte.Ranker, _send).Encrypt(plain, [], wire);
-                    PayloadBytesSent += payloadLength;
                     break;
                 }
             case TemplateMessage tg:
                 {
                     var max = tg.Template.MaxRecord - RecordCipher.Overhead - MarionetteCell.HeaderLength;
-                    var (cell, payloadLength) = await NextCellAsync(max, ct).ConfigureAwait(false);
+                    var cell = await NextCellAsync(max, ct).ConfigureAwait(false);
                     // Random padding hides the exact payload length (up to 255 bytes, never past the record limit).
                     var padding = Math.Min(_rng.Next(0, 256), max - cell.Payload.Length);
                     var plain = new byte[MarionetteCell.HeaderLength + cell.Payload.Length + padding];
@@ -197,7 +188,6 @@ internal sealed class MarionetteEngine
                     var record = new byte[plain.Length + RecordCipher.Overhead];
                     _send.Seal(plain, [], record);
                     wire = tg.Template.Encode(record, _host, _rng, _time.GetUtcNow());
-                    PayloadBytesSent += payloadLength;
                     break;
                 }
             default:
@@ -205,95 +195,100 @@ internal sealed class MarionetteEngine
         }
         await _wire.WriteAsync(wire, ct).ConfigureAwait(false);
         await _wire.FlushAsync(ct).ConfigureAwait(false);
-        WireBytesSent += wire.Length;
     }
 
-    private async Task<(MarionetteCell Cell, int PayloadLength)> NextCellAsync(int maxPayload, CancellationToken ct)
+    /// <summary>
+    /// The next cell of the session, waiting for a stream to have something up to the hold time;
+    /// then acks or padding (the format wants a message now).
+    /// </summary>
+    private async Task<MarionetteCell> NextCellAsync(int maxPayload, CancellationToken ct)
     {
-        var reader = _fromApp.Reader;
-        byte[] payload = [];
-        var fin = false;
-        // The client's first cell on a connection says when it was made (see MarionetteCell).
-        var hello = _me == MarParty.Client && _sendSeq == 0;
-        if (hello)
-            maxPayload -= MarionetteCell.ClockLength;
-        if (!_finSent)
+        MarionetteMux? mux = _client ?? (MarionetteMux?)_current;
+        if (mux is not null)
         {
-            if (!reader.TryRead(out var result))
+            var changed = mux.Changed;
+            if (mux.TryTakeCell(maxPayload, eager: false, _time.GetUtcNow(), out var ready, out _))
             {
-                var hold = TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9));
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                timeout.CancelAfter(hold);
-                try
+                _idleRounds = 0;
+                return ready;
+            }
+            var hold = TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9));
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(hold);
+            try
+            {
+                while (true)
                 {
-                    result = await reader.ReadAsync(timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    result = default;
-                    if (!reader.TryRead(out result))
-                        result = default;
+                    await changed.WaitAsync(timeout.Token).ConfigureAwait(false);
+                    changed = mux.Changed;
+                    if (mux.TryTakeCell(maxPayload, eager: false, _time.GetUtcNow(), out ready, out _))
+                    {
+                        _idleRounds = 0;
+                        return ready;
+                    }
                 }
             }
-            if (result.Buffer.Length > 0 || result.IsCompleted)
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                var take = (int)Math.Min(result.Buffer.Length, maxPayload);
-                payload = result.Buffer.Slice(0, take).ToArray();
-                fin = result.IsCompleted && take == result.Buffer.Length;
-                reader.AdvanceTo(result.Buffer.GetPosition(take));
             }
-        }
-        if (payload.Length > 0)
-            _idleRounds = 0;
-        else
             _idleRounds++;
-        if (fin)
-            _finSent = true;
-        var appBytes = payload.Length;
-        var flags = (byte)((fin ? MarionetteCell.FinFlag : 0) | (hello ? MarionetteCell.HelloFlag : 0));
-        if (hello)
-        {
-            var withClock = new byte[MarionetteCell.ClockLength + payload.Length];
-            BinaryPrimitives.WriteInt64BigEndian(withClock, _time.GetUtcNow().ToUnixTimeSeconds());
-            payload.CopyTo(withClock, MarionetteCell.ClockLength);
-            payload = withClock;
+            mux.TryTakeCell(maxPayload, eager: true, _time.GetUtcNow(), out var cell, out var payloadBytes);
+            if (payloadBytes > 0)
+                _idleRounds = 0;
+            return cell;
         }
-        return (new MarionetteCell(flags, StreamId, _sendSeq++, payload), appBytes);
+        // A server that must speak before it heard from anyone: padding outside any session.
+        await Task.Delay(TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds++, 9)), _time, ct).ConfigureAwait(false);
+        return new MarionetteCell(0, 0, 0, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
     }
 
-    private async Task DeliverAsync(MarMessage received, MarionetteCell cell, CancellationToken ct)
+    private void Deliver(MarMessage received, MarionetteCell cell, MarionetteServerMux? admitted)
     {
-        // io.puts/io.gets text carries no cell, so it takes no sequence number (the sender's
-        // SendAsync does not count it either).
+        // io.puts/io.gets text carries no cell.
         if (received is LiteralMessage)
             return;
-        if (cell.Sequence != _receiveSeq++)
-            throw new PtException(PtErrorKind.PeerProtocol, $"marionette: cell {cell.Sequence} out of order (expected {_receiveSeq - 1})");
-        if (cell.StreamId != StreamId)
-            throw new PtException(PtErrorKind.PeerProtocol, $"marionette: unknown stream {cell.StreamId}");
-        if (cell.IsHello != (_me == MarParty.Server && cell.Sequence == 0))
-            throw new PtException(PtErrorKind.PeerProtocol, "marionette: HELLO must be the client's first cell, and only that");
         if (cell.IsHello)
+        {
+            if (_me == MarParty.Client)
+                throw new PtException(PtErrorKind.PeerProtocol, "marionette: HELLO from the server");
             cell = cell with { Payload = cell.Payload[MarionetteCell.ClockLength..] };
-        if (cell.Payload.Length > 0)
-        {
-            _idleRounds = 0;
-            if (_finReceived)
-                throw new PtException(PtErrorKind.PeerProtocol, "marionette: payload after FIN");
-            await _toApp.Writer.WriteAsync(cell.Payload, ct).ConfigureAwait(false);
         }
-        if (cell.IsFin && !_finReceived)
+        string? problem;
+        MuxStream? opened = null;
+        if (_client is not null)
         {
-            _finReceived = true;
-            await _toApp.Writer.CompleteAsync().ConfigureAwait(false);
+            if (cell.SessionId == 0 && cell.StreamId == 0)
+                return; // the server's padding before it knew us
+            if (cell.SessionId != _client.SessionId)
+                throw new PtException(PtErrorKind.PeerProtocol, "marionette: a cell for another session");
+            _client.Confirm();
+            problem = _client.Deliver(cell, mayOpen: false, out _);
+        }
+        else
+        {
+            var session = admitted ?? throw new InvalidOperationException("a server cell without its session");
+            _current = session;
+            if (_attached.Add(session))
+                session.Attach();
+            problem = session.Deliver(cell, mayOpen: true, out opened);
+        }
+        if (problem is not null)
+            throw new PtException(PtErrorKind.PeerProtocol, "marionette: " + problem);
+        if (opened is not null)
+        {
+            if (_onStream is null)
+                opened.Dispose(); // nobody to hand it to: the client learns it was refused (RST)
+            else
+                _ = _onStream(opened);
         }
     }
 
     /// <summary>
     /// Reads until one candidate's first message decodes and authenticates. With no candidate left
-    /// it takes the error transition (decoy answer) and fails.
+    /// it takes the error transition (decoy answer) and fails; so does a server when the message
+    /// is authentic but replayed, stale, or of a session it does not know.
     /// </summary>
-    private async Task<(MarEdge Edge, MarionetteCell Cell)> DetectAsync(List<MarEdge> candidates, MarEdge? error, CancellationToken ct)
+    private async Task<(MarEdge Edge, MarionetteCell Cell, MarionetteServerMux? Session)> DetectAsync(List<MarEdge> candidates, MarEdge? error, CancellationToken ct)
     {
         while (true)
         {
@@ -305,16 +300,21 @@ internal sealed class MarionetteEngine
                 var status = TryDecode(edge.Block.Messages[0], input, out var consumed, out var cell, out var why);
                 if (status == OperationStatus.Done)
                 {
-                    if (FreshHelloProblem(edge.Block.Messages[0], cell) is { } problem)
+                    MarionetteServerMux? session = null;
+                    if (_sessions is not null && edge.Block.Messages[0] is not LiteralMessage)
                     {
-                        // A replayed or stale first message: answer as a stranger would.
-                        if (error is not null)
-                            await RunErrorBlockAsync(error, ct).ConfigureAwait(false);
-                        throw new PtException(PtErrorKind.Handshake, "marionette: " + problem);
+                        session = _sessions.Admit(cell, _lastRecord, out var problem);
+                        if (session is null)
+                        {
+                            // Answer as a stranger would.
+                            if (error is not null)
+                                await RunErrorBlockAsync(error, ct).ConfigureAwait(false);
+                            throw new PtException(PtErrorKind.Handshake, "marionette: " + problem);
+                        }
                     }
                     _rxStart += consumed;
                     _firstMessage.TrySetResult();
-                    return (edge, cell);
+                    return (edge, cell, session);
                 }
                 if (status == OperationStatus.NeedMoreData)
                     pending = true;
@@ -330,26 +330,6 @@ internal sealed class MarionetteEngine
             }
             await ReadMoreAsync(ct).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// Server, client's first cell: null when it is a HELLO whose clock is within
-    /// <see cref="MaxClockSkew"/> of ours and whose record this server has not seen; else why not.
-    /// Later cells, the client's side and io text: null.
-    /// </summary>
-    private string? FreshHelloProblem(MarMessage message, MarionetteCell cell)
-    {
-        if (_me != MarParty.Server || _receiveSeq != 0 || message is LiteralMessage)
-            return null;
-        if (!cell.IsHello)
-            return "the first cell is not a HELLO";
-        var now = _time.GetUtcNow();
-        var clock = BinaryPrimitives.ReadInt64BigEndian(cell.Payload.Span);
-        if (Math.Abs(now.ToUnixTimeSeconds() - clock) > (long)MaxClockSkew.TotalSeconds)
-            return "the client's clock is too far from ours (or the message is an old replay)";
-        if (_replays is not null && _replays.TestAndSet(now, _lastRecord))
-            return "a replayed first message";
-        return null;
     }
 
     private async Task ReadMoreAsync(CancellationToken ct)
@@ -391,7 +371,7 @@ internal sealed class MarionetteEngine
                     if (n < lit.Bytes.Length)
                         return OperationStatus.NeedMoreData;
                     consumed = n;
-                    cell = default; // no cell: see DeliverAsync
+                    cell = default; // no cell: see Deliver
                     return OperationStatus.Done;
                 }
             case FteMessage fte:
@@ -405,7 +385,7 @@ internal sealed class MarionetteEngine
                         return OperationStatus.InvalidData;
                     }
                     consumed = fte.CovertextLength;
-                    if (_me == MarParty.Server && _receiveSeq == 0)
+                    if (_me == MarParty.Server)
                         _lastRecord = input.Span[..consumed].ToArray(); // the covertext is the record, re-encoded
                     break;
                 }

@@ -25,6 +25,7 @@ public sealed class MarionetteTransport : ITransport
 
     public IClientFactory CreateClientFactory(TransportContext context) => new ClientFactory(context);
 
+
     public IServerFactory CreateServerFactory(TransportContext context, PtArgs options)
     {
         var formatName = options.Get("format") ?? MarionetteFormat.DefaultName;
@@ -125,66 +126,138 @@ public sealed class MarionetteTransport : ITransport
         }
     }
 
-    internal static MarionetteStream Start(Stream wire, MarionetteFormat format, MarParty party, byte[] key, TransportContext context, string host,
-        Primitives.ReplayFilter? replays = null)
-    {
-        var engine = new MarionetteEngine(wire, format, party, key, context.Time, host, replays: replays);
-        var stop = new CancellationTokenSource();
-        var run = Task.Run(() => engine.RunAsync(stop.Token));
-        return new MarionetteStream(wire, engine, stop, run);
-    }
-
+    /// <summary>
+    /// Clients share one session per bridge (target, format, key, host): every SOCKS stream to it
+    /// is multiplexed over the session's connection(s), and survives losing one.
+    /// </summary>
     private sealed class ClientFactory(TransportContext context) : IClientFactory
     {
+        private readonly Dictionary<(string Target, string Format, string Key, string Host), MarionetteClientMux> _sessions = [];
+
         public IClientSession Prepare(PtArgs args)
         {
-            var format = LoadFormat(args.Get("format") ?? MarionetteFormat.DefaultName);
+            var formatName = args.Get("format") ?? MarionetteFormat.DefaultName;
+            var format = LoadFormat(formatName);
             var key = ParseKey(args.Require("key", "marionette"));
-            return new ClientSession(context, format, key, args.Get("host") ?? "www.example.com");
+            return new ClientSession(this, format, key, args.Get("host") ?? "www.example.com");
+        }
+
+        internal MarionetteClientMux SessionFor(string target, MarionetteFormat format, byte[] key, string host)
+        {
+            var id = (target, format.Name, Convert.ToHexStringLower(key), host);
+            lock (_sessions)
+            {
+                if (_sessions.TryGetValue(id, out var mux) && !mux.IsClosed)
+                    return mux;
+                mux = new MarionetteClientMux(format, key, host, target, context, closed =>
+                {
+                    lock (_sessions)
+                    {
+                        if (_sessions.TryGetValue(id, out var current) && current == closed)
+                            _sessions.Remove(id);
+                    }
+                });
+                _sessions[id] = mux;
+                return mux;
+            }
         }
     }
 
-    private sealed class ClientSession(TransportContext context, MarionetteFormat format, byte[] key, string host) : IClientSession
+    private sealed class ClientSession(ClientFactory factory, MarionetteFormat format, byte[] key, string host) : IClientSession
     {
         public async ValueTask<Stream> ConnectAsync(string target, DialAsync dial, CancellationToken cancellationToken)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var wire = await dial(target, cancellationToken).ConfigureAwait(false);
-            // No handshake round trip: the first cell rides in the format's first message.
-            return Start(wire, format, MarParty.Client, key, context, host);
+            // No handshake round trip: the stream's first cell rides in the format's next message.
+            // A session that closed (idle) between the lookup and the open is replaced once.
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    return await factory.SessionFor(target, format, key, host).OpenStreamAsync(dial, cancellationToken).ConfigureAwait(false);
+                }
+                catch (ObjectDisposedException) when (attempt == 0)
+                {
+                }
+            }
         }
     }
 
-    private sealed class ServerFactory(TransportContext context, MarionetteFormat format, string formatName, byte[] key, string host) : IServerFactory
+    private sealed class ServerFactory(TransportContext context, MarionetteFormat format, string formatName, byte[] key, string host) : IMultiplexingServerFactory
     {
         /// <summary>How long a connection may take to send its first authentic message.</summary>
         internal static readonly TimeSpan FirstMessageTimeout = TimeSpan.FromSeconds(60);
 
         public PtArgs ClientArgs { get; } = new PtArgs().Add("format", formatName).Add("key", Convert.ToHexStringLower(key));
 
-        /// <summary>First records of this server's connections: a replayed one gets the decoy answer.</summary>
-        private readonly Primitives.ReplayFilter _replays = new(MarionetteEngine.ReplayWindow);
+        /// <summary>Every client session of this server, whichever connection its messages come on.</summary>
+        internal MarionetteServerSessions Sessions { get; } = new(context.Time);
 
-        public async ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken)
+        public async Task ServeAsync(Stream inbound, Func<Stream, Task> onStream, CancellationToken cancellationToken)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var stream = Start(inbound, format, MarParty.Server, key, context, host, _replays);
+            var engine = new MarionetteEngine(inbound, format, MarParty.Server, key, context.Time, host, sessions: Sessions, onStream: onStream);
+            using var firstDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var run = engine.RunAsync(firstDeadline.Token);
             try
             {
-                // The anti-probing policy is the format's error transition, run by the engine
-                // before this fails.
-                await stream.Engine.FirstMessage.WaitAsync(FirstMessageTimeout, context.Time, cancellationToken).ConfigureAwait(false);
-                return stream;
+                // The anti-probing policy is the format's error transition, run by the engine before this fails.
+                await engine.FirstMessage.WaitAsync(FirstMessageTimeout, context.Time, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e)
             {
-                await stream.DisposeAsync().ConfigureAwait(false);
+                await firstDeadline.CancelAsync().ConfigureAwait(false);
+                await inbound.DisposeAsync().ConfigureAwait(false);
+                try
+                {
+                    await run.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Its failure is the first message's failure, reported below.
+                }
                 if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
                     throw;
                 if (e is TimeoutException)
                     throw new PtException(PtErrorKind.Timeout, "marionette: no authentic first message", e);
                 throw e is PtException pt ? new PtException(pt.Kind == PtErrorKind.PeerProtocol ? PtErrorKind.Handshake : pt.Kind, pt.Message, pt) : PtException.Wrap(e, "marionette accept");
             }
+            try
+            {
+                await run.ConfigureAwait(false);
+            }
+            catch (PtException e) when (e.Kind is PtErrorKind.Eof or PtErrorKind.Cancelled || e.InnerException is IOException)
+            {
+                // The client (or its proxy) closed the connection; its sessions live on.
+            }
+            catch (PtException e)
+            {
+                context.Log.Log(PtLogSeverity.Info, "marionette: a client connection ended: " + e.Message);
+            }
+        }
+
+        /// <summary>
+        /// For hosts that want one stream per connection: the first stream a message on this
+        /// connection opens. The connection is served until it ends; further streams it opens are
+        /// refused (RST).
+        /// </summary>
+        public async ValueTask<Stream> AcceptAsync(Stream inbound, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var first = new TaskCompletionSource<Stream>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var serve = ServeAsync(inbound, stream =>
+            {
+                if (!first.TrySetResult(stream))
+                    stream.Dispose();
+                return Task.CompletedTask;
+            }, cancellationToken);
+            _ = serve.ContinueWith(t =>
+            {
+                if (t.IsCanceled)
+                    first.TrySetCanceled(cancellationToken);
+                first.TrySetException(t.Exception?.InnerException ?? new PtException(PtErrorKind.Eof, "marionette: the connection ended before it opened a stream"));
+                inbound.Dispose();
+            }, TaskScheduler.Default);
+            return await first.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 }
