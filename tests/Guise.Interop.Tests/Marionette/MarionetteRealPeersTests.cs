@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Guise.Interop.Tests.Support;
 using Guise.Transports;
@@ -17,8 +18,12 @@ public class MarionetteRealPeersTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(90);
 
-    /// <summary>A transport server on 127.0.0.1:port that echoes every tunnel.</summary>
-    private static async Task<(TcpListener Listener, Task Loop)> EchoServerAsync(IServerFactory server, int port, CancellationToken ct)
+    /// <summary>
+    /// A transport server on 127.0.0.1:port that echoes every tunnel (streams of a multiplexing
+    /// server through <see cref="IMultiplexingServerFactory.ServeAsync"/>, as guise's host does).
+    /// <paramref name="connections"/> counts the TCP connections it accepted.
+    /// </summary>
+    private static async Task<(TcpListener Listener, Task Loop)> EchoServerAsync(IServerFactory server, int port, CancellationToken ct, StrongBox<int>? connections = null)
     {
         var listener = new TcpListener(IPAddress.Loopback, port);
         listener.Start();
@@ -39,15 +44,17 @@ public class MarionetteRealPeersTests(ITestOutputHelper output)
                 {
                     return;
                 }
+                if (connections is not null)
+                    Interlocked.Increment(ref connections.Value);
                 _ = Task.Run(async () =>
                 {
                     try
                     {
-                        await using var tunnel = await server.AcceptAsync(new NetworkStream(s, ownsSocket: true), ct);
-                        var buffer = new byte[16384];
-                        int n;
-                        while ((n = await tunnel.ReadAsync(buffer, ct)) > 0)
-                            await tunnel.WriteAsync(buffer.AsMemory(0, n), ct);
+                        await using var wire = new NetworkStream(s, ownsSocket: true);
+                        if (server is IMultiplexingServerFactory multiplexing)
+                            await multiplexing.ServeAsync(wire, tunnel => EchoAsync(tunnel, ct), ct);
+                        else
+                            await EchoAsync(await server.AcceptAsync(wire, ct), ct);
                     }
                     catch (Exception)
                     {
@@ -58,6 +65,22 @@ public class MarionetteRealPeersTests(ITestOutputHelper output)
         }, ct);
         await Task.Yield();
         return (listener, loop);
+    }
+
+    private static async Task EchoAsync(Stream tunnel, CancellationToken ct)
+    {
+        await using var _ = tunnel;
+        try
+        {
+            var buffer = new byte[16384];
+            int n;
+            while ((n = await tunnel.ReadAsync(buffer, ct)) > 0)
+                await tunnel.WriteAsync(buffer.AsMemory(0, n), ct);
+        }
+        catch (Exception)
+        {
+            // as above
+        }
     }
 
     private static async Task<byte[]> RoundTripAsync(IClientSession session, int port, byte[] payload, CancellationToken ct)
@@ -79,16 +102,27 @@ public class MarionetteRealPeersTests(ITestOutputHelper output)
         return back;
     }
 
-    [Fact]
-    public async Task The_tunnel_survives_a_real_nginx_reverse_proxy()
+    /// <param name="upstreamKeepalive">
+    /// true: nginx keeps HTTP/1.1 connections to guise open and reuses them. false: nginx's default,
+    /// HTTP/1.0 and a new upstream connection for every request, which the original Marionette
+    /// could not survive (its model instance was the TCP connection); here every request finds its
+    /// session by the id in its cell.
+    /// </param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_tunnel_survives_a_real_nginx_reverse_proxy(bool upstreamKeepalive)
     {
         using var cts = new CancellationTokenSource(HangGuard);
         using var dir = new TempDir();
         var transport = new MarionetteTransport();
         var server = transport.CreateServerFactory(new TransportContext(dir.Path, TimeProvider.System, Guise.Transports.NullPtLog.Instance), new PtArgs().Add("format", "http_post"));
         var upstreamPort = Peers.FreePort();
-        var (listener, loop) = await EchoServerAsync(server, upstreamPort, cts.Token);
+        var upstreamConnections = new StrongBox<int>();
+        var (listener, loop) = await EchoServerAsync(server, upstreamPort, cts.Token, upstreamConnections);
         var proxyPort = Peers.FreePort();
+        var upstream = upstreamKeepalive ? "keepalive 4; " : "";
+        var proxyOptions = upstreamKeepalive ? "proxy_http_version 1.1;\n                  proxy_set_header Connection \"\";" : "";
         var conf = Path.Combine(dir.Path, "nginx.conf");
         foreach (var sub in new[] { "body", "proxy", "fastcgi", "uwsgi", "scgi" })
             Directory.CreateDirectory(Path.Combine(dir.Path, sub));
@@ -105,13 +139,12 @@ public class MarionetteRealPeersTests(ITestOutputHelper output)
               fastcgi_temp_path {{dir.Path}}/fastcgi;
               uwsgi_temp_path {{dir.Path}}/uwsgi;
               scgi_temp_path {{dir.Path}}/scgi;
-              upstream guise { server 127.0.0.1:{{upstreamPort}}; keepalive 4; }
+              upstream guise { server 127.0.0.1:{{upstreamPort}}; {{upstream}}}
               server {
                 listen 127.0.0.1:{{proxyPort}};
                 location / {
                   proxy_pass http://guise;
-                  proxy_http_version 1.1;
-                  proxy_set_header Connection "";
+                  {{proxyOptions}}
                 }
               }
             }
@@ -129,6 +162,12 @@ public class MarionetteRealPeersTests(ITestOutputHelper output)
             var log = File.ReadAllText(Path.Combine(dir.Path, "access.log"));
             output.WriteLine(string.Join('\n', log.Split('\n').Take(5)));
             Assert.Contains("HTTP/1.1\" 200", log, StringComparison.Ordinal); // nginx really proxied our requests
+            var requests = log.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            output.WriteLine($"{requests} requests through nginx, {upstreamConnections.Value} upstream connections to guise");
+            if (upstreamKeepalive)
+                Assert.True(upstreamConnections.Value <= 4, "nginx reused its upstream connections");
+            else
+                Assert.True(requests >= 5 && upstreamConnections.Value >= requests - 1, "every request came on a new upstream connection");
         }
         finally
         {
