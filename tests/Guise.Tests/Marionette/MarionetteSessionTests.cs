@@ -218,6 +218,43 @@ public class MarionetteSessionTests
     }
 
     [Fact]
+    public async Task A_format_that_spawns_two_more_instances_spreads_a_stream_over_three_connections_and_keeps_its_order()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var dir = new TempDirectory();
+        var name = "spawn3_" + Guid.NewGuid().ToString("N")[..8];
+        var path = Path.Combine(dir.Path, name + ".mar");
+        File.WriteAllText(path, $$"""
+            connection(tcp, 80):
+              start     request   more       1.0
+              request   end       upload     1.0
+              request   end       not_found  error
+
+            action more:
+              client model.spawn("{{name}}", 2)
+
+            action upload:
+              client tg.send("http_post_request")
+              server tg.send("http_response")
+
+            action not_found:
+              server io.puts("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            """);
+        Assert.Equal(name, MarionetteTransport.AddFormatFile(path));
+        await using var bridge = new EchoBridge(name);
+        var session = new MarionetteTransport().CreateClientFactory(TransportContext.ForTests()).Prepare(bridge.Factory.ClientArgs);
+        var dials = new StrongBox<int>(0);
+
+        await using var tunnel = await session.ConnectAsync(bridge.Target, Dialer(bridge.Port, dials), cts.Token);
+        var payload = RandomNumberGenerator.GetBytes(2 << 20);
+        var back = await EchoThroughAsync(tunnel, payload, cts.Token);
+
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(back));
+        Assert.Equal(3, dials.Value); // the automaton loops, but spawn keeps the count at 1 + 2
+        Assert.Equal(3, bridge.Connections);
+    }
+
+    [Fact]
     public async Task A_bridge_that_forgot_the_session_fails_the_clients_streams_with_a_message_that_says_so()
     {
         using var cts = new CancellationTokenSource(HangGuard);

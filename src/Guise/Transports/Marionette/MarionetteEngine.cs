@@ -123,8 +123,8 @@ internal sealed class MarionetteEngine
             skipFirst = true;
         }
         var messages = chosen.Block.Messages;
-        // The error transition applies to the block's first message on the wire (model.sleep lines are not).
-        var firstOnWire = messages.ToList().FindIndex(x => x is not SleepMessage);
+        // The error transition applies to the block's first message on the wire (model.sleep and model.spawn lines are not).
+        var firstOnWire = messages.ToList().FindIndex(x => x.IsOnWire);
         for (var i = skipFirst ? 1 : 0; i < messages.Count; i++)
         {
             var m = messages[i];
@@ -132,6 +132,10 @@ internal sealed class MarionetteEngine
             {
                 if (sleep.Sender == _me)
                     await Task.Delay(sleep.Sample(_rng.NextDouble()), _time, ct).ConfigureAwait(false);
+            }
+            else if (m is SpawnMessage spawn)
+            {
+                _client?.EnsureConnections(1 + spawn.Count);
             }
             else if (m.Sender == _me)
             {
@@ -170,7 +174,7 @@ internal sealed class MarionetteEngine
             case FteMessage fte:
                 {
                     var cellLength = fte.CellLength;
-                    var cell = await NextCellAsync(cellLength - MarionetteCell.HeaderLength, ct).ConfigureAwait(false);
+                    var cell = await NextCellAsync(cellLength - MarionetteCell.HeaderLength, ct, hold: !fte.Immediate).ConfigureAwait(false);
                     var plain = new byte[cellLength];
                     cell.Write(plain);
                     wire = new byte[fte.CovertextLength];
@@ -201,9 +205,14 @@ internal sealed class MarionetteEngine
     /// The next cell of the session, waiting for a stream to have something up to the hold time;
     /// then acks or padding (the format wants a message now).
     /// </summary>
-    private async Task<MarionetteCell> NextCellAsync(int maxPayload, CancellationToken ct)
+    private async Task<MarionetteCell> NextCellAsync(int maxPayload, CancellationToken ct, bool hold = true)
     {
         MarionetteMux? mux = _client ?? (MarionetteMux?)_current;
+        if (mux is not null && !hold)
+        {
+            mux.TryTakeCell(maxPayload, eager: true, _time.GetUtcNow(), out var now, out _);
+            return now;
+        }
         if (mux is not null)
         {
             var changed = mux.Changed;
@@ -212,9 +221,8 @@ internal sealed class MarionetteEngine
                 _idleRounds = 0;
                 return ready;
             }
-            var hold = TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9));
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(hold);
+            timeout.CancelAfter(TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9)));
             try
             {
                 while (true)

@@ -9,11 +9,20 @@ public abstract class MarMessage(MarParty sender, MarPosition position)
 {
     public MarParty Sender { get; } = sender;
     public MarPosition Position { get; } = position;
+
+    /// <summary>False for steps that only the party that writes them performs (model.sleep, model.spawn).</summary>
+    public virtual bool IsOnWire => true;
 }
 
-/// <summary><c>fte.send(regex, length)</c>: one cell, AEAD-sealed, unranked into the regex's strings of exactly <c>length</c> bytes.</summary>
-public sealed class FteMessage(MarParty sender, MarPosition position, string regex, FteRanker ranker) : MarMessage(sender, position)
+/// <summary>
+/// <c>fte.send(regex, length)</c>: one cell, AEAD-sealed, unranked into the regex's strings of
+/// exactly <c>length</c> bytes. <c>send</c> waits a little for data when there is none (the hold
+/// time, see <see cref="MarionetteEngine"/>); <c>send_async</c> (<see cref="Immediate"/>) goes at once,
+/// with acks or padding if need be, as in the original.
+/// </summary>
+public sealed class FteMessage(MarParty sender, MarPosition position, string regex, FteRanker ranker, bool immediate = false) : MarMessage(sender, position)
 {
+    public bool Immediate { get; } = immediate;
     public string Regex { get; } = regex;
     public FteRanker Ranker { get; } = ranker;
     public int CovertextLength => Ranker.Length;
@@ -44,6 +53,8 @@ public sealed class SleepMessage(MarParty sleeper, MarPosition position, IReadOn
 
     public IReadOnlyList<(TimeSpan Delay, double Probability)> Delays { get; } = delays;
 
+    public override bool IsOnWire => false;
+
     /// <summary>The delay for <paramref name="u"/> uniform in [0, 1).</summary>
     public TimeSpan Sample(double u)
     {
@@ -58,6 +69,22 @@ public sealed class SleepMessage(MarParty sleeper, MarPosition position, IReadOn
     }
 }
 
+/// <summary>
+/// <c>client model.spawn("FORMAT", N)</c>: the client's session keeps N more instances (connections)
+/// of this format running beside the one that read the line — more turns per round trip for the
+/// session's streams, whose cells then travel over several connections and are put back in order
+/// by offset. Running the line again does not add more. FORMAT must be the format itself: the
+/// server speaks one format per port. Local: nothing goes on the wire.
+/// </summary>
+public sealed class SpawnMessage(MarParty sender, MarPosition position, string format, int count) : MarMessage(sender, position)
+{
+    public const int MaxCount = 8;
+
+    public string Format { get; } = format;
+    public int Count { get; } = count;
+    public override bool IsOnWire => false;
+}
+
 public sealed record MarBlock(string? Name, IReadOnlyList<MarMessage> Messages);
 
 public sealed record MarEdge(string Source, string Destination, MarBlock Block, double Probability, bool IsError, MarPosition Position);
@@ -66,16 +93,18 @@ public sealed record MarEdge(string Source, string Destination, MarBlock Block, 
 /// A validated, compiled format: the probabilistic automaton and its messages. Semantics (see the
 /// README section "Marionette: programmable formats"):
 /// <list type="bullet">
-/// <item>The automaton runs on one TCP connection; reaching <c>end</c> starts again at <c>start</c>.</item>
+/// <item>The automaton runs on one TCP connection (a model instance); reaching <c>end</c> starts
+/// again at <c>start</c>. Every instance of a client's session carries cells of any of its streams
+/// (see <see cref="MarionetteMux"/>).</item>
 /// <item>At a state with several transitions, the sender of each block's first message chooses
 /// (with the declared probabilities); the receiver finds out which one by decoding the message with
 /// each candidate. So all choices at a state must start with a message from the same party.</item>
 /// <item>An <c>error</c> transition is taken by a receiver when no candidate decodes (a prober, a
 /// wrong key): it sends the block's <c>io.puts</c> whose <c>regex_match_incoming</c> guard matches,
 /// then closes.</item>
-/// <item><c>fte.send_async</c>/<c>recv_async</c> behave as <c>send</c>/<c>recv</c>; <c>model.sleep</c>
-/// delays the party that writes it; <c>model.spawn</c> parses but is refused at load: this engine
-/// runs one model instance per connection.</item>
+/// <item><c>fte.send</c> waits up to the hold time for data, <c>fte.send_async</c> sends at once
+/// (padding if need be); <c>model.sleep</c> delays the party that writes it; <c>client
+/// model.spawn("SELF", N)</c> keeps N more instances of the format running for the session.</item>
 /// </list>
 /// </summary>
 public sealed class MarionetteFormat
@@ -183,6 +212,7 @@ public sealed class MarionetteFormat
     public static MarionetteFormat Load(string text, string file, string? name = null)
     {
         var doc = MarParser.Parse(text, file);
+        var formatName = name ?? Path.GetFileNameWithoutExtension(file);
         var blocks = new Dictionary<string, MarBlock>(StringComparer.Ordinal);
         foreach (var (blockName, block) in doc.Actions)
             blocks[blockName] = new MarBlock(blockName, [.. block.Lines.Select(Compile)]);
@@ -218,8 +248,8 @@ public sealed class MarionetteFormat
                 {
                     if (e.Block.Messages.Count == 0)
                         throw new MarFormatException(e.Position, $"state '{state}' has a choice, so every transition from it needs a message (found NULL or an empty action)");
-                    if (e.Block.Messages[0] is SleepMessage)
-                        throw new MarFormatException(e.Position, "a choice cannot start with model.sleep (the receiver finds out the choice from the first message)");
+                    if (!e.Block.Messages[0].IsOnWire)
+                        throw new MarFormatException(e.Position, "a choice cannot start with model.sleep or model.spawn (the receiver finds out the choice from the first message)");
                     if (e.Block.Messages[0].Sender != normal[0].Block.Messages[0].Sender)
                         throw new MarFormatException(e.Position, $"the choices at '{state}' must all start with a message from the same party");
                     if (e.Block.Messages[0] is LiteralMessage)
@@ -232,12 +262,14 @@ public sealed class MarionetteFormat
                     throw new MarFormatException(e.Position, $"state '{e.Destination}' has no outgoing transitions (use 'end')");
                 foreach (var m in e.Block.Messages)
                 {
+                    if (m is SpawnMessage spawn && spawn.Format != formatName)
+                        throw new MarFormatException(m.Position, $"model.spawn: this engine spawns more instances of the same format only ('{formatName}'), not '{spawn.Format}'");
                     if (m is LiteralMessage { Guard: not null } && !e.IsError)
                         throw new MarFormatException(m.Position, "regex_match_incoming guards are supported in error transitions only");
                 }
             }
         }
-        return new MarionetteFormat(name ?? Path.GetFileNameWithoutExtension(file), doc, edges);
+        return new MarionetteFormat(formatName, doc, edges);
     }
 
     private static MarMessage Compile(MarActionLine line)
@@ -247,7 +279,9 @@ public sealed class MarionetteFormat
             "send" or "send_async" or "puts" => (line.Party, "send"),
             "recv" or "recv_async" or "gets" => (line.Party == MarParty.Client ? MarParty.Server : MarParty.Client, "recv"),
             "sleep" when line.Module == "model" => (line.Party, "sleep"),
-            "spawn" when line.Module == "model" => throw new MarFormatException(line.Position, $"{line.Name} is parsed but not supported by this engine yet"),
+            "spawn" when line.Module == "model" => line.Party == MarParty.Client
+                ? (line.Party, "spawn")
+                : throw new MarFormatException(line.Position, "model.spawn: only the client opens connections (write 'client model.spawn')"),
             _ => throw new MarFormatException(line.Position, $"unknown action {line.Name}"),
         };
         switch (line.Module)
@@ -279,7 +313,7 @@ public sealed class MarionetteFormat
                     if (cell <= MarionetteCell.ClockLength)
                         throw new MarFormatException(len.Position,
                             $"fte: the regex has too few strings of length {len.Value} (capacity {ranker.CapacityBytes} bytes; needs > {RecordCipher.Overhead + CellHeaderLength + MarionetteCell.ClockLength})");
-                    return new FteMessage(sender, line.Position, (string)re.Value, ranker);
+                    return new FteMessage(sender, line.Position, (string)re.Value, ranker, immediate: line.Method is "send_async" or "recv_async");
                 }
             case "tg":
                 {
@@ -315,6 +349,17 @@ public sealed class MarionetteFormat
                         }
                     }
                     return new LiteralMessage(sender, line.Position, Unescape((string)s.Value, s.Position), guard);
+                }
+            case "model" when verb == "spawn":
+                {
+                    RequireArgs(line, 2);
+                    var f = line.Args[0];
+                    var n = line.Args[1];
+                    if (!f.IsString)
+                        throw new MarFormatException(f.Position, "model.spawn: the first argument is the format's name, a string");
+                    if (!n.IsInteger || (long)n.Value is < 1 or > SpawnMessage.MaxCount)
+                        throw new MarFormatException(n.Position, $"model.spawn: the second argument is a number of instances in 1..{SpawnMessage.MaxCount}");
+                    return new SpawnMessage(sender, line.Position, (string)f.Value, (int)(long)n.Value);
                 }
             case "model":
                 {

@@ -29,6 +29,7 @@ internal sealed class MarionetteClientMux : MarionetteMux
     private bool _running, _closed, _confirmed;
     private uint _nextStream = 1;
     private int _lingerGeneration;
+    private int _instances; // connection loops running (model instances)
 
     public MarionetteClientMux(MarionetteFormat format, byte[] key, string host, string target, TransportContext context, Action<MarionetteClientMux> onClosed)
         : base(RandomSessionId())
@@ -113,8 +114,52 @@ internal sealed class MarionetteClientMux : MarionetteMux
             _running = true;
             _firstDial = null;
             ConnectionsDialed++;
+            _instances++;
         }
         _ = Task.Run(() => RunConnectionsAsync(wire));
+    }
+
+    /// <summary><c>model.spawn</c>: at least <paramref name="total"/> instances (connections) run for this session.</summary>
+    internal void EnsureConnections(int total)
+    {
+        lock (Gate)
+        {
+            if (_closed || !_running || _dial is not { } dial)
+                return;
+            for (; _instances < total; _instances++)
+                _ = Task.Run(() => RunSpawnedAsync(dial));
+        }
+    }
+
+    /// <summary>A spawned instance: one connection; when it ends the streams resume on the others (the next spawn line starts another).</summary>
+    private async Task RunSpawnedAsync(DialAsync dial)
+    {
+        try
+        {
+            var wire = await dial(_target, _stop.Token).ConfigureAwait(false);
+            lock (Gate)
+                ConnectionsDialed++;
+            await using (wire.ConfigureAwait(false))
+            {
+                var engine = new MarionetteEngine(wire, _format, MarParty.Client, _key, _context.Time, _host, client: this);
+                await engine.RunAsync(_stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (!_stop.IsCancellationRequested)
+        {
+            _context.Log.Log(PtLogSeverity.Info, "marionette: a spawned connection ended: " + e.Message);
+        }
+        catch (Exception)
+        {
+            // the session is closing
+        }
+        finally
+        {
+            lock (Gate)
+                _instances--;
+            if (!_stop.IsCancellationRequested)
+                ConnectionLost();
+        }
     }
 
     private async Task RunConnectionsAsync(Stream wire)
