@@ -1,14 +1,16 @@
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
 using Guise.Primitives;
+using Guise.Transports.Obfs4;
 
 namespace Guise.Bench.Micro;
 
 /// <summary>
 /// The libsodium and .NET calls under the obfs4 handshake, one at a time, so the handshake
 /// figures can be split into their parts: X25519 (ntor does two per side), the Edwards base
-/// multiplication and point addition under the Elligator2 keypair, and the HMACs over a
-/// full-size (8 KiB) handshake.
+/// multiplication and point addition under the Elligator2 keypair, the HMACs over a
+/// full-size (8 KiB) handshake, a mark and an ntor input, and the ntor KDF; and the per-frame
+/// XSalsa20-Poly1305 at obfs4's largest frame, which bounds the bulk figures.
 /// </summary>
 [MemoryDiagnoser]
 public class PrimitiveBenchmarks
@@ -19,6 +21,14 @@ public class PrimitiveBenchmarks
     private readonly byte[] _out = new byte[32];
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(52);
     private readonly byte[] _handshake = RandomNumberGenerator.GetBytes(8192);
+    private readonly byte[] _okm = new byte[144];
+    private readonly byte[] _boxKey = RandomNumberGenerator.GetBytes(Sodium.SecretBoxKeyBytes);
+    private readonly byte[] _nonce = RandomNumberGenerator.GetBytes(Sodium.SecretBoxNonceBytes);
+    private readonly byte[] _plain = RandomNumberGenerator.GetBytes(FramePayload);
+    private readonly byte[] _box = new byte[FramePayload + Sodium.SecretBoxMacBytes];
+    private readonly byte[] _opened = new byte[FramePayload];
+
+    private const int FramePayload = Obfs4Wire.MaximumFramePayloadLength;
 
     [GlobalSetup]
     public void Setup()
@@ -26,6 +36,7 @@ public class PrimitiveBenchmarks
         Sodium.ScalarMultBase(_point, _scalar);
         _scalar[0] &= 248;
         Sodium.Ed25519BaseNoClamp(_edwards, _scalar);
+        Sodium.SecretBoxSeal(_box, _plain, _nonce, _boxKey);
     }
 
     [Benchmark(Description = "X25519 (variable base)")]
@@ -45,4 +56,16 @@ public class PrimitiveBenchmarks
 
     [Benchmark(Description = "HMAC-SHA256, 32 B")]
     public int Hmac32() => HMACSHA256.HashData(_key, _handshake.AsSpan(0, 32), _out);
+
+    [Benchmark(Description = "HMAC-SHA256, 236 B (ntor)")]
+    public int HmacNtor() => HMACSHA256.HashData(_key.AsSpan(0, 36), _handshake.AsSpan(0, 236), _out);
+
+    [Benchmark(Description = "HKDF-SHA256, 144 B (ntor KDF)")]
+    public void Hkdf() => HKDF.DeriveKey(HashAlgorithmName.SHA256, _out, _okm, _key.AsSpan(0, 36), _handshake.AsSpan(0, 36));
+
+    [Benchmark(Description = "secretbox seal, one full obfs4 frame")]
+    public void SecretBoxSeal() => Sodium.SecretBoxSeal(_box, _plain, _nonce, _boxKey);
+
+    [Benchmark(Description = "secretbox open, one full obfs4 frame")]
+    public bool SecretBoxOpen() => Sodium.SecretBoxOpen(_opened, _box, _nonce, _boxKey);
 }
