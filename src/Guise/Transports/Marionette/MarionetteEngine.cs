@@ -39,6 +39,7 @@ internal sealed class MarionetteEngine
     private byte[] _rx = new byte[64 * 1024];
     private int _rxStart, _rxEnd;
     private int _idleRounds;
+    private bool _peerInBulk;
     private byte[]? _lastRecord;
 
     /// <param name="client">Client: the session this connection serves.</param>
@@ -208,6 +209,13 @@ internal sealed class MarionetteEngine
     private async Task<MarionetteCell> NextCellAsync(int maxPayload, CancellationToken ct, bool hold = true)
     {
         MarionetteMux? mux = _client ?? (MarionetteMux?)_current;
+        // The peer's last message was (nearly) full: it is sending in bulk and waits for our
+        // turn to send its next one. Holding would stall it, so answer at once (acks or padding).
+        if (_peerInBulk)
+        {
+            _peerInBulk = false;
+            hold = false;
+        }
         if (mux is not null && !hold)
         {
             mux.TryTakeCell(maxPayload, eager: true, _time.GetUtcNow(), out var now, out _);
@@ -250,6 +258,14 @@ internal sealed class MarionetteEngine
         return new MarionetteCell(0, 0, 0, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
     }
 
+    /// <summary>The most payload one cell of <paramref name="m"/> carries.</summary>
+    private static int PayloadCapacity(MarMessage m) => m switch
+    {
+        FteMessage fte => fte.CellLength - MarionetteCell.HeaderLength,
+        TemplateMessage tg => tg.Template.MaxRecord - RecordCipher.Overhead - MarionetteCell.HeaderLength,
+        _ => int.MaxValue,
+    };
+
     private void Deliver(MarMessage received, MarionetteCell cell, MarionetteServerMux? admitted)
     {
         // io.puts/io.gets text carries no cell.
@@ -282,6 +298,11 @@ internal sealed class MarionetteEngine
         }
         if (problem is not null)
             throw new PtException(PtErrorKind.PeerProtocol, "marionette: " + problem);
+        if (!cell.Payload.IsEmpty)
+        {
+            _idleRounds = 0;
+            _peerInBulk = cell.Payload.Length * 2 >= PayloadCapacity(received);
+        }
         if (opened is not null)
         {
             if (_onStream is null)
