@@ -155,8 +155,13 @@ public class MarionetteSessionTests
     }
 
     /// <summary>Kills its socket with a TCP reset once more than a given number of bytes was written.</summary>
-    private sealed class ResetAfter(NetworkStream inner, long limit) : Stream
+    private sealed class ResetAfter(NetworkStream inner, Func<long> limit) : Stream
     {
+        public ResetAfter(NetworkStream inner, long limit)
+            : this(inner, () => limit)
+        {
+        }
+
         private long _written;
         public override bool CanRead => true;
         public override bool CanSeek => false;
@@ -172,10 +177,11 @@ public class MarionetteSessionTests
         public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            if (_written + buffer.Length > limit)
+            var max = limit();
+            if (_written + buffer.Length > max)
             {
                 // Half a message goes out, then the connection dies without a goodbye.
-                var part = (int)Math.Max(0, limit - _written);
+                var part = (int)Math.Max(0, max - _written);
                 await inner.WriteAsync(buffer[..part], cancellationToken);
                 inner.Socket.Close(0);
                 throw new IOException("test: connection reset");
@@ -264,10 +270,15 @@ public class MarionetteSessionTests
         var dials = new StrongBox<int>(0);
         // The bridge "restarts": a new server with the same key (so its answers decode) and no sessions.
         await using var restarted = new EchoBridge("http_post", new PtArgs().Add("format", "http_post").Add("key", args.Get("key")!));
-        var dial = Dialer(first.Port, dials, (n, s) => n == 1 ? new ResetAfter(s, 3_000) : s);
+        var armed = false;
+        var dial = Dialer(first.Port, dials, (n, s) => n == 1 ? new ResetAfter(s, () => armed ? 0 : long.MaxValue) : s);
         var redirected = (DialAsync)(async (t, ct) => dials.Value == 0 ? await dial(t, ct) : await Dialer(restarted.Port, dials)(t, ct));
 
         await using var tunnel = await session.ConnectAsync(first.Target, redirected, cts.Token);
+        // One exchange, so that the first bridge knows the session; then its connection dies.
+        await tunnel.WriteAsync("ping"u8.ToArray(), cts.Token);
+        await tunnel.ReadExactlyAsync(new byte[4], cts.Token);
+        armed = true;
         var ex = await Assert.ThrowsAsync<PtException>(() => EchoThroughAsync(tunnel, RandomNumberGenerator.GetBytes(100_000), cts.Token));
 
         Assert.Equal(PtErrorKind.Handshake, ex.Kind);

@@ -208,7 +208,24 @@ internal sealed class MarionetteEngine
     /// </summary>
     private async Task<MarionetteCell> NextCellAsync(int maxPayload, CancellationToken ct, bool hold = true)
     {
+        var cell = await TakeCellAsync(maxPayload, hold, ct).ConfigureAwait(false);
+        // A stream's cell (data, an open, FIN, RST or an ack) means the tunnel is in use: hold
+        // briefly again. Padding backs off, so an idle tunnel costs about two messages a second.
+        _idleRounds = cell.StreamId != 0 ? 0 : _idleRounds + 1;
+        return cell;
+    }
+
+    private async Task<MarionetteCell> TakeCellAsync(int maxPayload, bool hold, CancellationToken ct)
+    {
         MarionetteMux? mux = _client ?? (MarionetteMux?)_current;
+        var holdTime = TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9));
+        if (mux is null)
+        {
+            // A server that must speak before it heard from anyone: padding outside any session.
+            if (hold)
+                await Task.Delay(holdTime, _time, ct).ConfigureAwait(false);
+            return new MarionetteCell(0, 0, 0, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
+        }
         // The peer's last message was (nearly) full: it is sending in bulk and waits for our
         // turn to send its next one. Holding would stall it, so answer at once (acks or padding).
         if (_peerInBulk)
@@ -216,46 +233,34 @@ internal sealed class MarionetteEngine
             _peerInBulk = false;
             hold = false;
         }
-        if (mux is not null && !hold)
-        {
-            mux.TryTakeCell(maxPayload, eager: true, _time.GetUtcNow(), out var now, out _);
-            return now;
-        }
-        if (mux is not null)
+        MarionetteCell cell;
+        if (hold)
         {
             var changed = mux.Changed;
-            if (mux.TryTakeCell(maxPayload, eager: false, _time.GetUtcNow(), out var ready, out _))
-            {
-                _idleRounds = 0;
-                return ready;
-            }
+            if (mux.TryTakeCell(maxPayload, eager: false, _time.GetUtcNow(), out cell))
+                return cell;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds, 9)));
+            timeout.CancelAfter(holdTime);
             try
             {
                 while (true)
                 {
                     await changed.WaitAsync(timeout.Token).ConfigureAwait(false);
                     changed = mux.Changed;
-                    if (mux.TryTakeCell(maxPayload, eager: false, _time.GetUtcNow(), out ready, out _))
-                    {
-                        _idleRounds = 0;
-                        return ready;
-                    }
+                    if (mux.TryTakeCell(maxPayload, eager: false, _time.GetUtcNow(), out cell))
+                        return cell;
+                    // Something moved (a new stream, a read): the tunnel is in use again, so the
+                    // long hold of an idle one no longer applies.
+                    timeout.CancelAfter(TimeSpan.FromMilliseconds(1));
                 }
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
+                // held long enough: send what there is
             }
-            _idleRounds++;
-            mux.TryTakeCell(maxPayload, eager: true, _time.GetUtcNow(), out var cell, out var payloadBytes);
-            if (payloadBytes > 0)
-                _idleRounds = 0;
-            return cell;
         }
-        // A server that must speak before it heard from anyone: padding outside any session.
-        await Task.Delay(TimeSpan.FromMilliseconds(1 << Math.Min(_idleRounds++, 9)), _time, ct).ConfigureAwait(false);
-        return new MarionetteCell(0, 0, 0, 0, 0, 0, ReadOnlyMemory<byte>.Empty);
+        mux.TryTakeCell(maxPayload, eager: true, _time.GetUtcNow(), out cell);
+        return cell;
     }
 
     /// <summary>The most payload one cell of <paramref name="m"/> carries.</summary>
@@ -298,11 +303,9 @@ internal sealed class MarionetteEngine
         }
         if (problem is not null)
             throw new PtException(PtErrorKind.PeerProtocol, "marionette: " + problem);
-        if (!cell.Payload.IsEmpty)
-        {
+        if (cell.StreamId != 0)
             _idleRounds = 0;
-            _peerInBulk = cell.Payload.Length * 2 >= PayloadCapacity(received);
-        }
+        _peerInBulk = cell.Payload.Length * 2 >= PayloadCapacity(received) && !cell.Payload.IsEmpty;
         if (opened is not null)
         {
             if (_onStream is null)

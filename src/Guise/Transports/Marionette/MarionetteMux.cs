@@ -63,7 +63,7 @@ internal abstract class MarionetteMux
     /// when no stream has anything worth a message. <paramref name="eager"/>: the format wants a
     /// message now; then small acks go too, and with nothing at all a padding cell.
     /// </summary>
-    internal bool TryTakeCell(int maxPayload, bool eager, DateTimeOffset now, out MarionetteCell cell, out int payloadBytes)
+    internal bool TryTakeCell(int maxPayload, bool eager, DateTimeOffset now, out MarionetteCell cell)
     {
         lock (Gate)
         {
@@ -78,12 +78,10 @@ internal abstract class MarionetteMux
                     continue;
                 _cursor = index + 1;
                 var (flags, offset, ack, payload) = stream.TakeCell(maxPayload);
-                payloadBytes = payload.Length;
                 cell = Build(flags, stream.Id, offset, ack, payload, hello, now);
                 Finished(stream);
                 return true;
             }
-            payloadBytes = 0;
             if (!eager)
             {
                 cell = default;

@@ -37,8 +37,8 @@ public sealed class MuxStream : Stream, IHalfCloseable
     private ulong _ackSent;
     private bool _rstReceived;
 
-    // The peer learns of a stream from its first cell: that goes out at once, even empty, so the
-    // server can start its side (dial the ORPort) before the client has data.
+    // The peer learns of a stream from its first cell: that goes out within the hold time, even
+    // empty, so the server can start its side (dial the ORPort) before the client has data.
     private bool _openSent, _heard;
 
     internal MuxStream(MarionetteMux mux, uint id)
@@ -60,14 +60,16 @@ public sealed class MuxStream : Stream, IHalfCloseable
     {
         if (_rstReceived || _rstSent)
             return false;
-        if (_rstPending || !_openSent)
+        if (_rstPending)
             return true;
         if (_sendNext < _sendEnd && _sendNext < _sendAcked + Window)
             return true;
         if (_finWritten && !_finSent && _sendNext == _sendEnd)
             return true;
         var owed = AckValue - _ackSent;
-        return owed > 0 && (eager || owed >= Window / 4 || _finAt == _consumed);
+        // An open alone waits for the hold time: the application's first bytes usually follow at
+        // once and then share its message.
+        return (owed > 0 && (eager || owed >= Window / 4 || _finAt == _consumed)) || (!_openSent && eager);
     }
 
     /// <summary>Fills the next cell for this stream (at most <paramref name="maxPayload"/> bytes of payload).</summary>
