@@ -155,26 +155,15 @@ public class MarionetteSessionTests
     }
 
     /// <summary>Kills its socket with a TCP reset once more than a given number of bytes was written.</summary>
-    private sealed class ResetAfter(NetworkStream inner, Func<long> limit) : Stream
+    private sealed class ResetAfter(NetworkStream inner, Func<long> limit) : WrappedStream(inner)
     {
+        private long _written;
+
         public ResetAfter(NetworkStream inner, long limit)
             : this(inner, () => limit)
         {
         }
 
-        private long _written;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             var max = limit();
@@ -188,12 +177,6 @@ public class MarionetteSessionTests
             }
             _written += buffer.Length;
             await inner.WriteAsync(buffer, cancellationToken);
-        }
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                inner.Dispose();
-            base.Dispose(disposing);
         }
     }
 

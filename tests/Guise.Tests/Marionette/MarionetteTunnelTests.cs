@@ -13,33 +13,15 @@ public class MarionetteTunnelTests
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
 
     /// <summary>Copies everything written to the wire, for checks on what an observer sees.</summary>
-    private sealed class TapStream(Stream inner) : Stream
+    private sealed class TapStream(Stream inner) : WrappedStream(inner)
     {
         private readonly MemoryStream _written = new();
         public byte[] Written { get { lock (_written) return _written.ToArray(); } }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             lock (_written)
                 _written.Write(buffer.Span);
-            return inner.WriteAsync(buffer, cancellationToken);
-        }
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                inner.Dispose();
-            base.Dispose(disposing);
+            return Inner.WriteAsync(buffer, cancellationToken);
         }
     }
 

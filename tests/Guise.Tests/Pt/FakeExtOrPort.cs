@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Guise.Pt;
+using Guise.Tests.Support;
 
 namespace Guise.Tests.Pt;
 
@@ -124,21 +125,8 @@ internal sealed class FakeExtOrPort : IAsyncDisposable
 }
 
 /// <summary>Hands out at most one byte per read, so every length-prefixed read is exercised in pieces.</summary>
-internal sealed class OneByteReadStream(Stream inner) : Stream
+internal sealed class OneByteReadStream(Stream inner) : WrappedStream(inner, ownsInner: false)
 {
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() => inner.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, Math.Min(count, 1));
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        inner.ReadAsync(buffer[..Math.Min(buffer.Length, 1)], cancellationToken);
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        inner.WriteAsync(buffer, cancellationToken);
+        Inner.ReadAsync(buffer[..Math.Min(buffer.Length, 1)], cancellationToken);
 }

@@ -11,16 +11,9 @@ public class DuplexRelayTests
     private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(30);
 
     /// <summary>A stream whose zero-byte reads complete at once (no readiness wait), as many Stream implementations do.</summary>
-    private sealed class NoZeroByteWaitStream(Stream inner) : Stream
+    private sealed class NoZeroByteWaitStream(Stream inner) : WrappedStream(inner)
     {
         public int ZeroByteReads { get; private set; }
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (buffer.IsEmpty)
@@ -28,17 +21,7 @@ public class DuplexRelayTests
                 ZeroByteReads++;
                 return ValueTask.FromResult(0);
             }
-            return inner.ReadAsync(buffer, cancellationToken);
-        }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                inner.Dispose();
-            base.Dispose(disposing);
+            return Inner.ReadAsync(buffer, cancellationToken);
         }
     }
 

@@ -15,7 +15,7 @@ namespace Guise.Transports.Marionette;
 /// application (one slow stream cannot stall the others or the wire). Every field is guarded by
 /// the session's lock.
 /// </remarks>
-public sealed class MuxStream : Stream, IHalfCloseable
+public sealed class MuxStream : PayloadStream
 {
     public const int Window = 512 * 1024;
 
@@ -222,23 +222,8 @@ public sealed class MuxStream : Stream, IHalfCloseable
 
     public override bool CanRead => _disposed == 0;
     public override bool CanWrite => _disposed == 0;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
     public override void Flush() { }
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     /// <summary>Waits for data like a socket does; a zero-length read returns 0 once data (or the end) is there.</summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -308,7 +293,7 @@ public sealed class MuxStream : Stream, IHalfCloseable
     }
 
     /// <summary>Sends FIN after the data written so far; the stream stays readable.</summary>
-    public void ShutdownWrite()
+    public override void ShutdownWrite()
     {
         lock (Gate)
         {

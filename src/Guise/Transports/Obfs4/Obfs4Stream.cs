@@ -20,7 +20,7 @@ namespace Guise.Transports.Obfs4;
 /// A zero-byte <see cref="ReadAsync(Memory{byte}, CancellationToken)"/> waits until payload can
 /// be read without blocking (or EOF) and returns 0, so relays can wait without a buffer too.
 /// </remarks>
-public sealed class Obfs4Stream : Stream, IHalfCloseable
+public sealed class Obfs4Stream : PayloadStream
 {
     /// <summary>The receive buffer: one ArrayPool bucket, about 22 full segments.</summary>
     internal const int ReceiveBufferSize = 32 * 1024;
@@ -54,25 +54,10 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
 
     public override bool CanRead => _disposed == 0;
     public override bool CanWrite => _disposed == 0;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
     public override void Flush() => _inner.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -261,7 +246,7 @@ public sealed class Obfs4Stream : Stream, IHalfCloseable
         ((payload + Obfs4Wire.MaxPacketPayloadLength - 1) / Obfs4Wire.MaxPacketPayloadLength + 3 + 3) * Obfs4Wire.MaximumSegmentLength;
 
     /// <summary>Sends EOF (TCP FIN) to the peer while staying readable.</summary>
-    public void ShutdownWrite()
+    public override void ShutdownWrite()
     {
         switch (_inner)
         {
