@@ -206,12 +206,10 @@ public class MarionetteSessionTests
         Assert.True(dials.Value >= 3, $"dialed {dials.Value} times");
     }
 
-    [Fact]
-    public async Task A_format_that_spawns_two_more_instances_spreads_a_stream_over_three_connections_and_keeps_its_order()
+    /// <summary>An http_post-like format whose client keeps two more instances running (model.spawn); returns its name.</summary>
+    private static string AddSpawningFormat(string prefix, TempDirectory dir)
     {
-        using var cts = new CancellationTokenSource(HangGuard);
-        using var dir = new TempDirectory();
-        var name = "spawn3_" + Guid.NewGuid().ToString("N")[..8];
+        var name = prefix + "_" + Guid.NewGuid().ToString("N")[..8];
         var path = Path.Combine(dir.Path, name + ".mar");
         File.WriteAllText(path, $$"""
             connection(tcp, 80):
@@ -230,6 +228,15 @@ public class MarionetteSessionTests
               server io.puts("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             """);
         Assert.Equal(name, MarionetteTransport.AddFormatFile(path));
+        return name;
+    }
+
+    [Fact]
+    public async Task A_format_that_spawns_two_more_instances_spreads_a_stream_over_three_connections_and_keeps_its_order()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var dir = new TempDirectory();
+        var name = AddSpawningFormat("spawn3", dir);
         await using var bridge = new EchoBridge(name);
         var session = new MarionetteTransport().CreateClientFactory(TransportContext.ForTests()).Prepare(bridge.Factory.ClientArgs);
         var dials = new StrongBox<int>(0);
@@ -269,6 +276,62 @@ public class MarionetteSessionTests
         Assert.Equal(MarionetteClientMux.MaxFailures, dials.Value);
     }
 
+    /// <summary>Kills its socket with a TCP reset once more than a given number of bytes was read: what was just read is lost.</summary>
+    private sealed class ResetOnRead(NetworkStream inner, long limit) : WrappedStream(inner)
+    {
+        private long _read;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var n = await inner.ReadAsync(buffer, cancellationToken);
+            _read += n;
+            if (_read > limit)
+            {
+                inner.Socket.Close(0);
+                throw new IOException("test: connection reset while reading");
+            }
+            return n;
+        }
+    }
+
+    [Fact]
+    public async Task When_one_of_several_connections_loses_the_bridges_data_the_bridge_sends_it_again()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        using var dir = new TempDirectory();
+        var name = AddSpawningFormat("spawnloss", dir);
+        await using var bridge = new EchoBridge(name);
+        var session = new MarionetteTransport().CreateClientFactory(TransportContext.ForTests()).Prepare(bridge.Factory.ClientArgs);
+        var dials = new StrongBox<int>(0);
+        // The second connection dies while the bridge's answers arrive; the others live on.
+        var dial = Dialer(bridge.Port, dials, (n, s) => n == 2 ? new ResetOnRead(s, 300_000) : s);
+
+        await using var tunnel = await session.ConnectAsync(bridge.Target, dial, cts.Token);
+        var payload = RandomNumberGenerator.GetBytes(2 << 20);
+        var back = await EchoThroughAsync(tunnel, payload, cts.Token);
+
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(back));
+    }
+
+    [Fact]
+    public async Task A_first_dial_that_fails_at_once_does_not_stop_the_next_stream_from_dialing()
+    {
+        using var cts = new CancellationTokenSource(HangGuard);
+        await using var bridge = new EchoBridge("http_post");
+        var session = new MarionetteTransport().CreateClientFactory(TransportContext.ForTests()).Prepare(bridge.Factory.ClientArgs);
+        var dials = new StrongBox<int>(0);
+        var good = Dialer(bridge.Port, dials);
+        var calls = 0;
+        DialAsync dial = (t, ct) => Interlocked.Increment(ref calls) == 1 ? throw new IOException("refused") : good(t, ct);
+
+        await Assert.ThrowsAsync<IOException>(async () => await session.ConnectAsync(bridge.Target, dial, cts.Token));
+        await using var tunnel = await session.ConnectAsync(bridge.Target, dial, cts.Token);
+        var back = await EchoThroughAsync(tunnel, "hello"u8.ToArray(), cts.Token);
+
+        Assert.Equal("hello"u8.ToArray(), back);
+        Assert.Equal(2, calls);
+    }
+
     /// <summary>A session without connections, to feed cells by hand.</summary>
     private sealed class LooseSession() : MarionetteMux(42);
 
@@ -291,6 +354,33 @@ public class MarionetteSessionTests
         await stream!.CopyToAsync(got);
 
         Assert.Equal(bytes, got.ToArray());
+    }
+
+    [Fact]
+    public void A_peer_that_still_sends_for_a_stream_this_side_has_closed_gets_one_rst()
+    {
+        var mux = new LooseSession();
+        Assert.Null(mux.Deliver(Data(0, new byte[4], 4), mayOpen: true, out _));
+        Assert.Null(mux.Deliver(new MarionetteCell(MarionetteCell.RstFlag, 42, 0, 7, 0, 0, ReadOnlyMemory<byte>.Empty), mayOpen: true, out _));
+
+        // Its data comes again (our cell that closed it was lost with a connection).
+        Assert.Null(mux.Deliver(Data(0, new byte[4], 4), mayOpen: true, out _));
+        Assert.Null(mux.Deliver(Data(0, new byte[4], 4), mayOpen: true, out _));
+
+        Assert.True(mux.TryTakeCell(100, eager: false, DateTimeOffset.UnixEpoch, out var answer));
+        Assert.True(answer.IsRst);
+        Assert.Equal(7u, answer.StreamId);
+        Assert.False(mux.TryTakeCell(100, eager: false, DateTimeOffset.UnixEpoch, out _));
+    }
+
+    [Fact]
+    public void Out_of_order_bytes_beyond_a_window_are_a_protocol_error()
+    {
+        var mux = new LooseSession();
+        var big = new byte[MuxStream.Window];
+        Assert.Null(mux.Deliver(new MarionetteCell(0, 42, 0, 7, 1, 0, big.AsMemory(0, 300_000)), mayOpen: true, out _));
+
+        Assert.Equal("too many out-of-order bytes", mux.Deliver(new MarionetteCell(0, 42, 0, 7, 2, 0, big.AsMemory(0, 300_000)), mayOpen: true, out _));
     }
 
     [Fact]

@@ -24,7 +24,9 @@ namespace Guise.Transports.Marionette;
 /// Flags: bit 0 = FIN (the stream ends after this payload); bit 1 = HELLO (the client has not
 /// heard from the server in this session yet: the payload starts with the client's clock, 8 bytes,
 /// big-endian Unix seconds, which the server checks, with a replay filter, before it creates the
-/// session); bit 2 = RST (the sender abandoned the stream). Padding must be zero.
+/// session); bit 2 = RST (the sender abandoned the stream, or has no such stream any more);
+/// bit 3 = RESUME (the client lost a connection: the server sends again everything not
+/// acknowledged, as the client does). Padding must be zero.
 /// </summary>
 public readonly record struct MarionetteCell(byte Flags, ulong SessionId, uint Counter, uint StreamId, uint Offset, uint Ack, ReadOnlyMemory<byte> Payload)
 {
@@ -32,11 +34,13 @@ public readonly record struct MarionetteCell(byte Flags, ulong SessionId, uint C
     public const byte FinFlag = 1;
     public const byte HelloFlag = 2;
     public const byte RstFlag = 4;
+    public const byte ResumeFlag = 8;
     public const int ClockLength = 8;
 
     public bool IsFin => (Flags & FinFlag) != 0;
     public bool IsHello => (Flags & HelloFlag) != 0;
     public bool IsRst => (Flags & RstFlag) != 0;
+    public bool IsResume => (Flags & ResumeFlag) != 0;
 
     /// <summary>Writes the cell into exactly <paramref name="destination"/>.Length bytes (header + payload + padding).</summary>
     public void Write(Span<byte> destination)
@@ -65,7 +69,7 @@ public readonly record struct MarionetteCell(byte Flags, ulong SessionId, uint C
             return false;
         }
         var flags = s[0];
-        if ((flags & ~(FinFlag | HelloFlag | RstFlag)) != 0)
+        if ((flags & ~(FinFlag | HelloFlag | RstFlag | ResumeFlag)) != 0)
         {
             error = $"unknown cell flags 0x{flags:x2}";
             return false;

@@ -239,8 +239,9 @@ internal sealed class MarionetteEngine
             var changed = mux.Changed;
             if (mux.TryTakeCell(maxPayload, eager: false, _time.GetUtcNow(), out cell))
                 return cell;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(holdTime);
+            using var holdTimer = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, holdTimer.Token);
+            holdTimer.CancelAfter(holdTime);
             try
             {
                 while (true)
@@ -251,7 +252,7 @@ internal sealed class MarionetteEngine
                         return cell;
                     // Something moved (a new stream, a read): the tunnel is in use again, so the
                     // long hold of an idle one no longer applies.
-                    timeout.CancelAfter(TimeSpan.FromMilliseconds(1));
+                    holdTimer.CancelAfter(TimeSpan.FromMilliseconds(1));
                 }
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -16,6 +16,10 @@ internal abstract class MarionetteMux
     private readonly Dictionary<uint, MuxStream> _streams = [];
     private readonly List<MuxStream> _order = [];
     private readonly HashSet<uint> _closedStreams = [];
+    // Streams this side no longer has, whose peer still sends for them (our last cell for them
+    // was lost with a connection): each gets one RST.
+    private readonly List<uint> _orphans = [];
+    private bool _resumePending;
     private int _cursor;
     private uint _counter;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -58,6 +62,9 @@ internal abstract class MarionetteMux
     /// <summary>Client only: whether the next cell must carry HELLO and the clock.</summary>
     protected virtual bool HelloPending => false;
 
+    /// <summary>Client only: a lost connection makes the next cell ask the server to resend too.</summary>
+    protected virtual bool SendsResume => false;
+
     /// <summary>
     /// The next cell to send with at most <paramref name="maxPayload"/> bytes of payload, or false
     /// when no stream has anything worth a message. <paramref name="eager"/>: the format wants a
@@ -70,6 +77,13 @@ internal abstract class MarionetteMux
             var hello = HelloPending;
             if (hello)
                 maxPayload -= MarionetteCell.ClockLength;
+            if (_orphans.Count > 0)
+            {
+                var id = _orphans[^1];
+                _orphans.RemoveAt(_orphans.Count - 1);
+                cell = Build(MarionetteCell.RstFlag, id, 0, 0, [], hello, now);
+                return true;
+            }
             for (var i = 0; i < _order.Count; i++)
             {
                 var index = (_cursor + i) % _order.Count;
@@ -102,6 +116,11 @@ internal abstract class MarionetteMux
             payload = withClock;
             flags |= MarionetteCell.HelloFlag;
         }
+        if (_resumePending)
+        {
+            _resumePending = false;
+            flags |= MarionetteCell.ResumeFlag;
+        }
         return new MarionetteCell(flags, SessionId, _counter++, stream, offset, ack, payload);
     }
 
@@ -112,22 +131,41 @@ internal abstract class MarionetteMux
     internal string? Deliver(in MarionetteCell cell, bool mayOpen, out MuxStream? opened)
     {
         opened = null;
-        if (cell.StreamId == 0)
-            return cell.Payload.IsEmpty && !cell.IsFin && !cell.IsRst ? null : "stream 0 carries nothing";
         lock (Gate)
         {
+            if (_failure is not null)
+                return "the session has ended";
+            if (cell.IsResume)
+            {
+                // The client lost a connection, and with it perhaps some of our cells.
+                foreach (var s in _order)
+                    s.Rewind();
+                NotifyLocked();
+            }
+            if (cell.StreamId == 0)
+                return cell.Payload.IsEmpty && !cell.IsFin && !cell.IsRst ? null : "stream 0 carries nothing";
             if (_streams.TryGetValue(cell.StreamId, out var stream))
             {
                 var error = stream.Deliver(cell);
+                // An ack may have opened the window: another connection's engine may send now.
+                if (stream.HasWork(eager: false))
+                    NotifyLocked();
                 Finished(stream);
                 return error;
             }
-            if (_closedStreams.Contains(cell.StreamId) || cell.IsRst)
-                return null; // a late copy of something already settled
+            if (_closedStreams.Contains(cell.StreamId))
+            {
+                if (!cell.IsRst && (cell.IsFin || !cell.Payload.IsEmpty) && !_orphans.Contains(cell.StreamId))
+                {
+                    _orphans.Add(cell.StreamId);
+                    NotifyLocked();
+                }
+                return null;
+            }
+            if (cell.IsRst)
+                return null; // a stream we never saw, abandoned before its first cell arrived
             if (!mayOpen)
                 return $"a cell for stream {cell.StreamId}, which was never opened";
-            if (_failure is not null)
-                return null;
             stream = AddLocked(cell.StreamId);
             var problem = stream.Deliver(cell);
             if (problem is not null)
@@ -172,6 +210,7 @@ internal abstract class MarionetteMux
         {
             foreach (var stream in _order)
                 stream.Rewind();
+            _resumePending = SendsResume;
             NotifyLocked();
         }
     }

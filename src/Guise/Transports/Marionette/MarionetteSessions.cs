@@ -15,6 +15,7 @@ namespace Guise.Transports.Marionette;
 internal sealed class MarionetteClientMux : MarionetteMux
 {
     public const int MaxFailures = 4;
+    public static readonly TimeSpan SpawnBackoff = TimeSpan.FromSeconds(5);
     public static readonly TimeSpan IdleLinger = TimeSpan.FromSeconds(5);
 
     private readonly MarionetteFormat _format;
@@ -30,6 +31,7 @@ internal sealed class MarionetteClientMux : MarionetteMux
     private uint _nextStream = 1;
     private int _lingerGeneration;
     private int _instances; // connection loops running (model instances)
+    private DateTimeOffset _spawnAgainAt; // after a spawned connection failed, not before this
 
     public MarionetteClientMux(MarionetteFormat format, byte[] key, string host, string target, TransportContext context, Action<MarionetteClientMux> onClosed)
         : base(RandomSessionId())
@@ -66,6 +68,8 @@ internal sealed class MarionetteClientMux : MarionetteMux
 
     protected override bool HelloPending => !_confirmed;
 
+    protected override bool SendsResume => true;
+
     /// <summary>A cell of this session came from the server: it knows the session, HELLO is no longer needed.</summary>
     internal void Confirm()
     {
@@ -82,6 +86,10 @@ internal sealed class MarionetteClientMux : MarionetteMux
             if (_closed)
                 throw new ObjectDisposedException(nameof(MarionetteClientMux));
             _dial = dial;
+            // A first dial that failed (even synchronously, before it could clear itself) is
+            // not this caller's answer: dial again.
+            if (_firstDial is { IsFaulted: true } or { IsCanceled: true })
+                _firstDial = null;
             connecting = _running ? Task.CompletedTask : (_firstDial ??= DialFirstAsync(dial));
         }
         await connecting.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -115,6 +123,10 @@ internal sealed class MarionetteClientMux : MarionetteMux
             _firstDial = null;
             ConnectionsDialed++;
             _instances++;
+            // Every caller may have given up (cancelled) while the dial ran: then no stream
+            // will come, and the idle timer must still close the session.
+            if (StreamCountLocked == 0)
+                _ = LingerAsync(++_lingerGeneration);
         }
         _ = Task.Run(() => RunConnectionsAsync(wire));
     }
@@ -124,7 +136,7 @@ internal sealed class MarionetteClientMux : MarionetteMux
     {
         lock (Gate)
         {
-            if (_closed || !_running || _dial is not { } dial)
+            if (_closed || !_running || _dial is not { } dial || _context.Time.GetUtcNow() < _spawnAgainAt)
                 return;
             for (; _instances < total; _instances++)
                 _ = Task.Run(() => RunSpawnedAsync(dial));
@@ -134,9 +146,11 @@ internal sealed class MarionetteClientMux : MarionetteMux
     /// <summary>A spawned instance: one connection; when it ends the streams resume on the others (the next spawn line starts another).</summary>
     private async Task RunSpawnedAsync(DialAsync dial)
     {
+        var connected = false;
         try
         {
             var wire = await dial(_target, _stop.Token).ConfigureAwait(false);
+            connected = true;
             lock (Gate)
                 ConnectionsDialed++;
             await using (wire.ConfigureAwait(false))
@@ -148,6 +162,9 @@ internal sealed class MarionetteClientMux : MarionetteMux
         catch (Exception e) when (!_stop.IsCancellationRequested)
         {
             _context.Log.Log(PtLogSeverity.Info, "marionette: a spawned connection ended: " + e.Message);
+            // A bridge or proxy that refuses more connections gets no dial storm.
+            lock (Gate)
+                _spawnAgainAt = _context.Time.GetUtcNow() + SpawnBackoff;
         }
         catch (Exception)
         {
@@ -157,7 +174,7 @@ internal sealed class MarionetteClientMux : MarionetteMux
         {
             lock (Gate)
                 _instances--;
-            if (!_stop.IsCancellationRequested)
+            if (connected && !_stop.IsCancellationRequested)
                 ConnectionLost();
         }
     }
@@ -185,11 +202,8 @@ internal sealed class MarionetteClientMux : MarionetteMux
             _context.Log.Log(PtLogSeverity.Notice, $"marionette: connection to the bridge lost ({error?.Message ?? "closed"}); resuming the session on a new one");
             while (true)
             {
-                if (StreamCount == 0)
-                {
-                    Close(null);
+                if (CloseIfIdle())
                     return;
-                }
                 if (failures >= MaxFailures)
                 {
                     var unknown = error is PtException { Kind: PtErrorKind.Handshake or PtErrorKind.PeerProtocol };
@@ -242,10 +256,25 @@ internal sealed class MarionetteClientMux : MarionetteMux
         }
         lock (Gate)
         {
-            if (generation != _lingerGeneration || StreamCountLocked != 0)
+            if (generation != _lingerGeneration)
                 return;
         }
-        Close(null);
+        CloseIfIdle();
+    }
+
+    /// <summary>Closes the session if it has no stream, deciding under the lock so that a stream opened meanwhile is not lost.</summary>
+    private bool CloseIfIdle()
+    {
+        lock (Gate)
+        {
+            if (_closed)
+                return true;
+            if (StreamCountLocked != 0)
+                return false;
+            _closed = true;
+        }
+        Shut(new PtException(PtErrorKind.Cancelled, "marionette: the session was closed"));
+        return true;
     }
 
     /// <summary>Ends the session: no new streams; open ones fail with <paramref name="failure"/>.</summary>
@@ -257,7 +286,12 @@ internal sealed class MarionetteClientMux : MarionetteMux
                 return;
             _closed = true;
         }
-        FailAll(failure ?? new PtException(PtErrorKind.Cancelled, "marionette: the session was closed"));
+        Shut(failure ?? new PtException(PtErrorKind.Cancelled, "marionette: the session was closed"));
+    }
+
+    private void Shut(Exception failure)
+    {
+        FailAll(failure);
         _stop.Cancel();
         _onClosed(this);
     }
@@ -323,10 +357,18 @@ internal sealed class MarionetteServerSessions(TimeProvider time)
         }
     }
 
-    internal void Remove(MarionetteServerMux session)
+    /// <summary>Removes <paramref name="session"/> if <paramref name="stillIdle"/> holds, checked under the table's lock and then the session's.</summary>
+    internal bool RemoveIf(MarionetteServerMux session, Func<bool> stillIdle)
     {
         lock (_sessions)
-            _sessions.Remove(session.SessionId);
+        {
+            lock (session.Gate)
+            {
+                if (!stillIdle())
+                    return false;
+            }
+            return _sessions.Remove(session.SessionId);
+        }
     }
 }
 
@@ -387,19 +429,18 @@ internal sealed class MarionetteServerMux(ulong sessionId, MarionetteServerSessi
                 return;
             generation = ++_generation;
         }
-        ConnectionLost();
+        // No rewind here: a proxy closes its upstream connection after every complete answer.
+        // A client that lost something says so (RESUME) on its next connection.
         _ = ExpireAsync(generation);
     }
 
     private async Task ExpireAsync(int generation)
     {
         await Task.Delay(MarionetteServerSessions.Linger, time).ConfigureAwait(false);
-        lock (Gate)
-        {
-            if (generation != _generation || _connections > 0)
-                return;
-        }
-        table.Remove(this);
+        // Table first, then the session (the order Admit uses): once removed, no connection can
+        // find it; one that found it just before gets "the session has ended" and closes.
+        if (!table.RemoveIf(this, () => generation == _generation && _connections == 0))
+            return;
         FailAll(new PtException(PtErrorKind.Eof, "marionette: the client's session expired (no connection for " + MarionetteServerSessions.Linger.TotalMinutes + " min)"));
     }
 }

@@ -23,6 +23,7 @@ public sealed class MuxStream : PayloadStream
     private readonly ByteRing _unacked = new(Window);
     private readonly ByteRing _ready = new(Window);
     private SortedDictionary<ulong, byte[]>? _early;
+    private int _earlyBytes;
     private TaskCompletionSource? _readable, _writable;
     private Exception? _failure;
     private int _disposed;
@@ -150,7 +151,7 @@ public sealed class MuxStream : PayloadStream
             var end = offset + length;
             if (_finAt is { } at && at != end)
                 return "FIN moved";
-            if (_received > end)
+            if (_received > end || (_early is { Count: > 0 } && _early.Max(p => p.Key + (ulong)p.Value.Length) > end))
                 return "FIN before data already received";
             _finAt = end;
         }
@@ -168,7 +169,14 @@ public sealed class MuxStream : PayloadStream
             {
                 _early ??= [];
                 if (!_early.TryGetValue(offset, out var have) || have.Length < cell.Payload.Length)
+                {
+                    // Pieces may overlap (a sender cuts its bytes differently after a rewind);
+                    // whatever their shape, more than a window of them is not a peer of ours.
+                    _earlyBytes += cell.Payload.Length - (have?.Length ?? 0);
+                    if (_earlyBytes > Window)
+                        return "too many out-of-order bytes";
                     _early[offset] = cell.Payload.ToArray();
+                }
             }
         }
         WakeReader();
@@ -183,6 +191,7 @@ public sealed class MuxStream : PayloadStream
             if (offset > _received)
                 break;
             _early.Remove(offset);
+            _earlyBytes -= piece.Length;
             var end = offset + (ulong)piece.Length;
             if (end > _received)
             {
