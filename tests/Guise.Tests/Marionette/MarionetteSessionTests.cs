@@ -411,6 +411,34 @@ public class MarionetteSessionTests
     }
 
     [Fact]
+    public async Task A_bridge_forgets_a_session_it_has_not_heard_from_for_two_minutes_and_fails_its_streams()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var sessions = new MarionetteServerSessions(time);
+        var clock = new byte[MarionetteCell.ClockLength + 4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(clock, time.GetUtcNow().ToUnixTimeSeconds());
+        var hello = new MarionetteCell(MarionetteCell.HelloFlag, 42, 0, 7, 0, 0, clock);
+        var session = sessions.Admit(hello, [1, 2, 3], out var problem);
+        Assert.Null(problem);
+        Assert.Null(session!.Deliver(hello with { Payload = clock.AsMemory(MarionetteCell.ClockLength) }, mayOpen: true, out var stream));
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        Assert.Same(session, sessions.Admit(new MarionetteCell(0, 42, 1, 0, 0, 0, ReadOnlyMemory<byte>.Empty), [], out _)); // padding keeps it
+        time.Advance(TimeSpan.FromMinutes(1.5));
+        Assert.Equal(1, sessions.Count);
+        time.Advance(TimeSpan.FromMinutes(1.5));
+        await Task.Delay(100); // the expiry runs on the timer's continuation
+
+        Assert.Equal(0, sessions.Count);
+        var buffer = new byte[4];
+        await stream!.ReadExactlyAsync(buffer); // what arrived before is still there
+        var ex = await Assert.ThrowsAsync<PtException>(async () => await stream.ReadExactlyAsync(buffer));
+        Assert.Contains("expired", ex.Message, StringComparison.Ordinal);
+        Assert.Null(sessions.Admit(new MarionetteCell(0, 42, 2, 0, 0, 0, ReadOnlyMemory<byte>.Empty), [], out problem));
+        Assert.Contains("does not know", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_server_refuses_a_cell_counter_it_has_seen_and_one_older_than_its_window()
     {
         var session = new MarionetteServerMux(42, new MarionetteServerSessions(TimeProvider.System), TimeProvider.System);

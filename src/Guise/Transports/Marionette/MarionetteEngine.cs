@@ -33,7 +33,6 @@ internal sealed class MarionetteEngine
     private readonly MarionetteClientMux? _client;
     private readonly MarionetteServerSessions? _sessions;
     private readonly Func<MuxStream, Task>? _onStream;
-    private readonly HashSet<MarionetteServerMux> _attached = [];
     private readonly TaskCompletionSource _firstMessage = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MarionetteServerMux? _current;
     private byte[] _rx = new byte[64 * 1024];
@@ -95,8 +94,6 @@ internal sealed class MarionetteEngine
         }
         finally
         {
-            foreach (var session in _attached)
-                session.Detach();
             _send.Dispose();
             _receive.Dispose();
         }
@@ -298,8 +295,6 @@ internal sealed class MarionetteEngine
         {
             var session = admitted ?? throw new InvalidOperationException("a server cell without its session");
             _current = session;
-            if (_attached.Add(session))
-                session.Attach();
             problem = session.Deliver(cell, mayOpen: true, out opened);
         }
         if (problem is not null)

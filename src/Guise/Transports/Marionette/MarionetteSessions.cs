@@ -74,8 +74,13 @@ internal sealed class MarionetteClientMux : MarionetteMux
     internal void Confirm()
     {
         lock (Gate)
+        {
             _confirmed = true;
+            _cellsHeard++;
+        }
     }
+
+    private long _cellsHeard;
 
     /// <summary>Opens a stream; the first one dials the bridge (a dial failure is this call's failure).</summary>
     public async ValueTask<MuxStream> OpenStreamAsync(DialAsync dial, CancellationToken cancellationToken)
@@ -185,6 +190,9 @@ internal sealed class MarionetteClientMux : MarionetteMux
         while (true)
         {
             var engine = new MarionetteEngine(wire, _format, MarParty.Client, _key, _context.Time, _host, client: this);
+            long heardBefore;
+            lock (Gate)
+                heardBefore = _cellsHeard;
             Exception? error = null;
             try
             {
@@ -197,7 +205,12 @@ internal sealed class MarionetteClientMux : MarionetteMux
             await wire.DisposeAsync().ConfigureAwait(false);
             if (_stop.IsCancellationRequested)
                 return;
-            failures = engine.FirstMessage.IsCompletedSuccessfully ? 1 : failures + 1;
+            // Progress is a few cells from the bridge, not just its first answer: a bridge that
+            // answers once and then always fails must not keep the client redialing forever.
+            long heard;
+            lock (Gate)
+                heard = _cellsHeard - heardBefore;
+            failures = heard >= 3 ? 1 : failures + 1;
             ConnectionLost();
             _context.Log.Log(PtLogSeverity.Notice, $"marionette: connection to the bridge lost ({error?.Message ?? "closed"}); resuming the session on a new one");
             while (true)
@@ -300,7 +313,7 @@ internal sealed class MarionetteClientMux : MarionetteMux
 /// <summary>
 /// A server's sessions, shared by all its connections: finds the session a client's cell belongs
 /// to, or creates it from a fresh HELLO, or says why the message must get the decoy answer.
-/// A session whose client has had no connection for <see cref="Linger"/> expires and its streams fail.
+/// A session that has not heard from its client for <see cref="Linger"/> expires and its streams fail.
 /// </summary>
 internal sealed class MarionetteServerSessions(TimeProvider time)
 {
@@ -353,6 +366,7 @@ internal sealed class MarionetteServerSessions(TimeProvider time)
             var created = new MarionetteServerMux(cell.SessionId, this, time);
             created.AcceptCounter(cell.Counter);
             _sessions.Add(cell.SessionId, created);
+            _ = created.WatchAsync();
             return created;
         }
     }
@@ -379,13 +393,14 @@ internal sealed class MarionetteServerMux(ulong sessionId, MarionetteServerSessi
     private readonly System.Collections.BitArray _seen = new(CounterWindow);
     private uint _highest;
     private bool _any;
-    private int _connections, _generation;
+    private DateTimeOffset _lastHeard = time.GetUtcNow();
 
     /// <summary>Sliding-window replay check on the client's cell counter (cells may come over several connections, slightly out of order).</summary>
     public bool AcceptCounter(uint counter)
     {
         lock (Gate)
         {
+            _lastHeard = time.GetUtcNow();
             if (!_any)
             {
                 _any = true;
@@ -411,36 +426,22 @@ internal sealed class MarionetteServerMux(ulong sessionId, MarionetteServerSessi
         }
     }
 
-    public void Attach()
+    /// <summary>
+    /// Expires the session once no cell of it arrived for <see cref="MarionetteServerSessions.Linger"/>.
+    /// Activity, not attached connections, keeps it: a proxy's keep-alive connection may have
+    /// carried it once and live on for others, while a live client sends at least padding.
+    /// </summary>
+    public async Task WatchAsync()
     {
-        lock (Gate)
+        var linger = MarionetteServerSessions.Linger;
+        while (true)
         {
-            _connections++;
-            _generation++;
+            await Task.Delay(linger, time).ConfigureAwait(false);
+            // Table first, then the session (the order Admit uses): once removed, no connection
+            // can find it; one that found it just before gets "the session has ended" and closes.
+            if (table.RemoveIf(this, () => time.GetUtcNow() - _lastHeard >= linger))
+                break;
         }
-    }
-
-    public void Detach()
-    {
-        int generation;
-        lock (Gate)
-        {
-            if (--_connections > 0)
-                return;
-            generation = ++_generation;
-        }
-        // No rewind here: a proxy closes its upstream connection after every complete answer.
-        // A client that lost something says so (RESUME) on its next connection.
-        _ = ExpireAsync(generation);
-    }
-
-    private async Task ExpireAsync(int generation)
-    {
-        await Task.Delay(MarionetteServerSessions.Linger, time).ConfigureAwait(false);
-        // Table first, then the session (the order Admit uses): once removed, no connection can
-        // find it; one that found it just before gets "the session has ended" and closes.
-        if (!table.RemoveIf(this, () => generation == _generation && _connections == 0))
-            return;
-        FailAll(new PtException(PtErrorKind.Eof, "marionette: the client's session expired (no connection for " + MarionetteServerSessions.Linger.TotalMinutes + " min)"));
+        FailAll(new PtException(PtErrorKind.Eof, $"marionette: the client's session expired (nothing from it for {linger.TotalMinutes} min)"));
     }
 }
