@@ -15,7 +15,10 @@ internal abstract class MarionetteMux
     internal readonly object Gate = new();
     private readonly Dictionary<uint, MuxStream> _streams = [];
     private readonly List<MuxStream> _order = [];
+    // Closed stream ids: all below _closedBelow, and those in _closedStreams (ids close out of
+    // order), so the set stays as small as the spread of open streams.
     private readonly HashSet<uint> _closedStreams = [];
+    private uint _closedBelow = 1;
     // Streams this side no longer has, whose peer still sends for them (our last cell for them
     // was lost with a connection): each gets one RST.
     private readonly List<uint> _orphans = [];
@@ -153,7 +156,7 @@ internal abstract class MarionetteMux
                 Finished(stream);
                 return error;
             }
-            if (_closedStreams.Contains(cell.StreamId))
+            if (cell.StreamId < _closedBelow || _closedStreams.Contains(cell.StreamId))
             {
                 if (!cell.IsRst && (cell.IsFin || !cell.Payload.IsEmpty) && !_orphans.Contains(cell.StreamId))
                 {
@@ -196,6 +199,8 @@ internal abstract class MarionetteMux
         if (_cursor > index)
             _cursor--;
         _closedStreams.Add(stream.Id);
+        while (_closedStreams.Remove(_closedBelow))
+            _closedBelow++;
         OnStreamRemovedLocked();
     }
 

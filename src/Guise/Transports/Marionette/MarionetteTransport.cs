@@ -257,7 +257,16 @@ public sealed class MarionetteTransport : ITransport
                 first.TrySetException(t.Exception?.InnerException ?? new PtException(PtErrorKind.Eof, "marionette: the connection ended before it opened a stream"));
                 inbound.Dispose();
             }, TaskScheduler.Default);
-            return await first.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await first.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // A stream that comes after the caller gave up is nobody's: close it.
+                _ = first.Task.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                throw;
+            }
         }
     }
 }
