@@ -33,6 +33,11 @@ public sealed class ServerEndpoint : IAsyncDisposable
     private readonly IHostObserver _observer;
     private ConnectionListener? _listener;
 
+    // Streams of a multiplexing transport are forwarded apart from the connection that opened
+    // them (they may outlive it); kept here so that stopping waits for them too.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, Task> _forwards = new();
+    private long _forwardIds;
+
     /// <summary>Tor answers the Extended ORPort handshake at once; goptlib allows 5 s, we allow a little more under load.</summary>
     private static readonly TimeSpan ExtOrPortHandshakeTimeout = TimeSpan.FromSeconds(10);
 
@@ -75,7 +80,7 @@ public sealed class ServerEndpoint : IAsyncDisposable
             // client's next connection); each is forwarded on its own.
             try
             {
-                await multiplexing.ServeAsync(inbound, payload => ForwardAsync(payload, peer, stopping), stopping).ConfigureAwait(false);
+                await multiplexing.ServeAsync(inbound, payload => TrackForward(payload, peer, stopping), stopping).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -98,6 +103,15 @@ public sealed class ServerEndpoint : IAsyncDisposable
             return;
         }
         await ForwardAsync(payload, peer, stopping).ConfigureAwait(false);
+    }
+
+    private Task TrackForward(Stream payload, string peer, CancellationToken stopping)
+    {
+        var id = Interlocked.Increment(ref _forwardIds);
+        var forward = ForwardAsync(payload, peer, stopping);
+        _forwards[id] = forward;
+        _ = forward.ContinueWith(_ => _forwards.TryRemove(id, out Task? _), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        return forward;
     }
 
     /// <summary>Relays one payload stream to the ORPort / Extended ORPort until both sides end; owns <paramref name="payload"/>.</summary>
@@ -142,10 +156,24 @@ public sealed class ServerEndpoint : IAsyncDisposable
         }
     }
 
-    public Task StopAsync() => _listener?.StopAsync() ?? Task.CompletedTask;
+    public async Task StopAsync()
+    {
+        if (_listener is not null)
+            await _listener.StopAsync().ConfigureAwait(false);
+        // The listener's stop cancelled them; wait until their sockets are closed.
+        try
+        {
+            await Task.WhenAll(_forwards.Values).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Each stream reported its own end to the observer.
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync().ConfigureAwait(false);
         if (_listener is not null)
             await _listener.DisposeAsync().ConfigureAwait(false);
     }
