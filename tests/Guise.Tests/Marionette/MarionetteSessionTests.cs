@@ -445,6 +445,19 @@ public class MarionetteSessionTests
         Assert.Contains("does not know", problem, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(long.MinValue)]
+    [InlineData(long.MaxValue)]
+    public void A_hello_with_an_absurd_clock_is_refused_as_stale_not_with_an_overflow(long clock)
+    {
+        var sessions = new MarionetteServerSessions(TimeProvider.System);
+        var payload = new byte[MarionetteCell.ClockLength];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(payload, clock);
+
+        Assert.Null(sessions.Admit(new MarionetteCell(MarionetteCell.HelloFlag, 42, 0, 0, 0, 0, payload), [9], out var problem));
+        Assert.Contains("clock is too far", problem, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_server_refuses_a_cell_counter_it_has_seen_and_one_older_than_its_window()
     {

@@ -353,7 +353,9 @@ internal sealed class MarionetteServerSessions(TimeProvider time)
             }
             var now = time.GetUtcNow();
             var clock = BinaryPrimitives.ReadInt64BigEndian(cell.Payload.Span);
-            if (Math.Abs(now.ToUnixTimeSeconds() - clock) > (long)MaxClockSkew.TotalSeconds)
+            var seconds = now.ToUnixTimeSeconds();
+            var skew = (long)MaxClockSkew.TotalSeconds;
+            if (clock < seconds - skew || clock > seconds + skew) // compared, not subtracted: any 64-bit clock is safe
             {
                 problem = "the client's clock is too far from ours (or the message is an old replay)";
                 return null;
