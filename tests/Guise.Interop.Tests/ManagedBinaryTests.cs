@@ -31,7 +31,7 @@ public class ManagedBinaryTests
             ["TOR_PT_ORPORT"] = "127.0.0.1:9001",
         });
         await guise.WaitForLineAsync(l => l.StartsWith("ENV-ERROR ", StringComparison.Ordinal), Patience, "ENV-ERROR");
-        Assert.True(guise.Process.WaitForExit(10_000));
+        Assert.True(guise.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
         Assert.NotEqual(0, guise.Process.ExitCode);
     }
 
@@ -43,7 +43,7 @@ public class ManagedBinaryTests
         env["TOR_PT_MANAGED_TRANSPORT_VER"] = "2,3";
         using var guise = ChildProcess.Start(Peers.Guise, [], env);
         await guise.WaitForLineAsync(l => l == "VERSION-ERROR no-version", Patience, "VERSION-ERROR no-version");
-        Assert.True(guise.Process.WaitForExit(10_000));
+        Assert.True(guise.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
         Assert.NotEqual(0, guise.Process.ExitCode);
     }
 
@@ -69,7 +69,7 @@ public class ManagedBinaryTests
         var watch = Stopwatch.StartNew();
         guise.CloseStdin();
         // pt-spec asks for a prompt exit; the issue sets the bound at one second.
-        Assert.True(guise.Process.WaitForExit(1000), $"still running {watch.ElapsedMilliseconds} ms after stdin closed");
+        Assert.True(guise.WaitForExit(TimeSpan.FromMilliseconds(1000)), $"still running {watch.ElapsedMilliseconds} ms after stdin closed");
         Assert.Equal(0, guise.Process.ExitCode);
     }
 
@@ -83,7 +83,7 @@ public class ManagedBinaryTests
         await guise.WaitForLineAsync(l => l == "CMETHODS DONE", Patience, "CMETHODS DONE");
 
         Assert.Equal(0, Kill(guise.Pid, 15));
-        Assert.True(guise.Process.WaitForExit(5000));
+        Assert.True(guise.WaitForExit(TimeSpan.FromMilliseconds(5000)));
         Assert.Equal(0, guise.Process.ExitCode);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         var refused = await Assert.ThrowsAsync<SocketException>(() => socket.ConnectAsync(IPAddress.Loopback, port));
@@ -100,7 +100,7 @@ public class ManagedBinaryTests
         using var shell = ChildProcess.Start("/bin/sh", ["-c", $"'{Peers.Guise}' </dev/null >/dev/null 2>&1 & echo $!; sleep 0.5"], env);
         var pidLine = await shell.WaitForLineAsync(l => l.Length > 0 && l.All(char.IsAsciiDigit), Patience, "guise's PID");
         var pid = int.Parse(pidLine, System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(shell.Process.WaitForExit(10_000));
+        Assert.True(shell.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
 
         var gone = false;
         for (var i = 0; i < 100 && !gone; i++)

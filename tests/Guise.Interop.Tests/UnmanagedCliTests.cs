@@ -112,7 +112,7 @@ public class UnmanagedCliTests
         using var guise = ChildProcess.Start(Peers.Guise, ["transports"]);
         await guise.WaitForLineAsync(l => l.StartsWith("obfs4 ", StringComparison.Ordinal) && l.EndsWith("[default]", StringComparison.Ordinal), Patience, "obfs4 [default]");
         await guise.WaitForLineAsync(l => l.StartsWith("plain ", StringComparison.Ordinal), Patience, "plain");
-        Assert.True(guise.Process.WaitForExit(10_000));
+        Assert.True(guise.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
         Assert.Equal(0, guise.Process.ExitCode);
     }
 
@@ -131,7 +131,7 @@ public class UnmanagedCliTests
     {
         using var guise = ChildProcess.Start(Peers.Guise, ["demo", "--mib", "2"]);
         await guise.WaitForLineAsync(l => l.Contains("verified: yes", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the demo's verification");
-        Assert.True(guise.Process.WaitForExit(10_000));
+        Assert.True(guise.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
         Assert.Equal(0, guise.Process.ExitCode);
         Assert.Contains("transport 'obfs4'", guise.Transcript, StringComparison.Ordinal);
     }

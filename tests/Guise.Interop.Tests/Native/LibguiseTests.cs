@@ -136,7 +136,7 @@ public partial class LibguiseTests
         Assert.DoesNotContain(lines, l => l.StartsWith("CMETHOD plain", StringComparison.Ordinal));
 
         process.CloseStdin();
-        Assert.True(process.Process.WaitForExit(10_000), "managed main did not return after stdin closed");
+        Assert.True(process.WaitForExit(TimeSpan.FromMilliseconds(10_000)), "managed main did not return after stdin closed");
         Assert.Equal(0, process.Process.ExitCode);
     }
 
@@ -155,7 +155,7 @@ public partial class LibguiseTests
         });
 
         await process.WaitForLineAsync(l => l == "CMETHODS DONE", TimeSpan.FromSeconds(30), "CMETHODS DONE");
-        Assert.True(process.Process.WaitForExit(20_000), $"still running:\n{process.Transcript}");
+        Assert.True(process.WaitForExit(TimeSpan.FromMilliseconds(20_000)), $"still running:\n{process.Transcript}");
         Assert.Equal(0, process.Process.ExitCode);
         Assert.Contains("guise_managed_stop ok", process.Transcript, StringComparison.Ordinal);
     }
@@ -173,7 +173,7 @@ public partial class LibguiseTests
         });
 
         await process.WaitForLineAsync(l => l == "VERSION-ERROR no-version", TimeSpan.FromSeconds(30), "VERSION-ERROR no-version");
-        Assert.True(process.Process.WaitForExit(10_000));
+        Assert.True(process.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
         Assert.Equal(255, process.Process.ExitCode); // GUISE_E_CONFIG (-1) as an exit byte
         Assert.Contains("guise_managed_main: -1", process.Transcript, StringComparison.Ordinal);
     }

@@ -91,7 +91,7 @@ public partial class WrapInteropTests
         var gone = await PtHostPeers.WaitUntilGoneAsync(pid, TimeSpan.FromSeconds(10));
         Assert.NotNull(gone);
         Assert.True(gone <= TimeSpan.FromSeconds(2), $"ss-local took {gone.Value.TotalMilliseconds:F0} ms to go");
-        Assert.True(wrap.Process.WaitForExit(10_000));
+        Assert.True(wrap.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
         Assert.Equal(WrapProxy.ExitOk, wrap.Process.ExitCode);
     }
 
@@ -141,7 +141,7 @@ public partial class WrapInteropTests
             });
         await wrap.WaitForLineAsync(l => l == "CMETHOD-ERROR ss cannot start /nonexistent/ss-local: no such file", HangGuard, "CMETHOD-ERROR");
         await wrap.WaitForLineAsync(l => l == "CMETHODS DONE", HangGuard, "CMETHODS DONE");
-        Assert.True(wrap.Process.WaitForExit(10_000));
+        Assert.True(wrap.WaitForExit(TimeSpan.FromMilliseconds(10_000)));
         Assert.Equal(WrapProxy.ExitNothingLaunched, wrap.Process.ExitCode);
     }
 
