@@ -176,15 +176,7 @@ internal static class MarionetteSuite
         sb.Append("|---|").Append(string.Concat(Enumerable.Repeat("---:|", Figures.Count))).AppendLine();
         foreach (var c in r.Chains)
             sb.Append(Inv, $"| `{c.Spec.ServerOptions!["format=".Length..]}` |").Append(string.Concat(Figures.Select(f => $" {Report.Cell(c, f)} |"))).AppendLine();
-        var errors = r.Chains.SelectMany(c => c.Errors.Select(e => $"{c.Spec.Id}: {e}")).ToList();
-        if (errors.Count > 0)
-        {
-            sb.AppendLine();
-            sb.AppendLine("Errors:");
-            sb.AppendLine();
-            foreach (var e in errors)
-                sb.AppendLine(Inv, $"- {e}");
-        }
+        Report.AppendErrors(sb, r.Chains);
         return sb.ToString();
     }
 }

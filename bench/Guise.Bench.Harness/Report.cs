@@ -276,16 +276,21 @@ internal static class Report
         sb.AppendLine();
         foreach (var b in r.Binaries)
             sb.AppendLine(Inv, $"- {b.Name}: `{b.Path}` ({b.Version}), {b.SizeBytes:N0} bytes; shipped with {string.Join(", ", b.ShippedFiles)}: {b.ShippedBytes:N0} bytes");
-        var errors = r.Chains.SelectMany(c => c.Errors.Select(e => $"{c.Spec.Id}: {e}")).ToList();
-        if (errors.Count > 0)
-        {
-            sb.AppendLine();
-            sb.AppendLine("Errors:");
-            sb.AppendLine();
-            foreach (var e in errors)
-                sb.AppendLine(Inv, $"- {e}");
-        }
+        AppendErrors(sb, r.Chains);
         return sb.ToString();
+    }
+
+    /// <summary>The chains' errors, if any, as a list after the table (both reports end with it).</summary>
+    internal static void AppendErrors(StringBuilder sb, IEnumerable<ChainResult> chains)
+    {
+        var errors = chains.SelectMany(c => c.Errors.Select(e => $"{c.Spec.Id}: {e}")).ToList();
+        if (errors.Count == 0)
+            return;
+        sb.AppendLine();
+        sb.AppendLine("Errors:");
+        sb.AppendLine();
+        foreach (var e in errors)
+            sb.AppendLine(Inv, $"- {e}");
     }
 
     internal static string Cell(ChainResult c, Figure f)

@@ -54,17 +54,7 @@ public class MarionetteTunnelTests
         using var cts = new CancellationTokenSource(HangGuard);
         var (client, server, clientWire, serverWire, pair) = await OpenAsync(format, cts.Token);
         await using var _ = pair;
-        var up = RandomNumberGenerator.GetBytes(40_000);
-        var down = RandomNumberGenerator.GetBytes(30_000);
-        var write1 = client.WriteAsync(up, cts.Token).AsTask();
-        var write2 = server.WriteAsync(down, cts.Token).AsTask();
-        var gotUp = new byte[up.Length];
-        var gotDown = new byte[down.Length];
-        await server.ReadExactlyAsync(gotUp, cts.Token);
-        await client.ReadExactlyAsync(gotDown, cts.Token);
-        await Task.WhenAll(write1, write2);
-        Assert.Equal(up, gotUp);
-        Assert.Equal(down, gotDown);
+        await ExchangeAsync(client, server, 40_000, 30_000, cts.Token);
 
         if (format == "irc_lines")
         {
@@ -82,6 +72,21 @@ public class MarionetteTunnelTests
         }
         await client.DisposeAsync();
         await server.DisposeAsync();
+    }
+
+    /// <summary>Random bytes both ways at once; each side must read exactly what the other wrote.</summary>
+    private static async Task ExchangeAsync(Stream client, Stream server, int upBytes, int downBytes, CancellationToken ct)
+    {
+        var up = RandomNumberGenerator.GetBytes(upBytes);
+        var down = RandomNumberGenerator.GetBytes(downBytes);
+        var writes = Task.WhenAll(client.WriteAsync(up, ct).AsTask(), server.WriteAsync(down, ct).AsTask());
+        var gotUp = new byte[up.Length];
+        var gotDown = new byte[down.Length];
+        await server.ReadExactlyAsync(gotUp, ct);
+        await client.ReadExactlyAsync(gotDown, ct);
+        await writes;
+        Assert.Equal(up, gotUp);
+        Assert.Equal(down, gotDown);
     }
 
     private static void AssertLines(byte[] wire, FteMessage m)
@@ -134,16 +139,7 @@ public class MarionetteTunnelTests
         using var cts = new CancellationTokenSource(HangGuard);
         var (client, server, _, serverWire, pair) = await OpenAsync(file, cts.Token);
         await using var _p = pair;
-        var up = RandomNumberGenerator.GetBytes(3000);
-        var down = RandomNumberGenerator.GetBytes(2000);
-        var writes = Task.WhenAll(client.WriteAsync(up, cts.Token).AsTask(), server.WriteAsync(down, cts.Token).AsTask());
-        var gotUp = new byte[up.Length];
-        var gotDown = new byte[down.Length];
-        await server.ReadExactlyAsync(gotUp, cts.Token);
-        await client.ReadExactlyAsync(gotDown, cts.Token);
-        await writes;
-        Assert.Equal(up, gotUp);
-        Assert.Equal(down, gotDown);
+        await ExchangeAsync(client, server, 3000, 2000, cts.Token);
         Assert.StartsWith("220 ready\r\n", Encoding.Latin1.GetString(serverWire.Written), StringComparison.Ordinal);
         await client.DisposeAsync();
         await server.DisposeAsync();
