@@ -49,10 +49,13 @@ static void check(int ok, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    /* One locked stretch per line: event lines come from libguise's threads and must not land inside it. */
+    flockfile(stdout);
     printf("%s ", ok ? "ok  " : "FAIL");
     vprintf(fmt, ap);
     printf("\n");
     fflush(stdout);
+    funlockfile(stdout);
     va_end(ap);
     if (!ok)
         failures++;
@@ -320,9 +323,13 @@ int main(int argc, char **argv)
     close(dead);
     s = socks5_connect(socks_port, dead_port);
     check(s < 0, "SOCKS5 CONNECT to a closed port is refused by the SOCKS server (reply code %d)", -s);
-    check(wait_for(&ev.count[GUISE_EVENT_FAILED], 1, 60) && ev.client_failed_status == GUISE_E_REFUSED
-          && ev.client_failed_retry == GUISE_RETRY_BACKOFF,
+    /* Wait first, then read under the lock: C leaves the order of a call's arguments open, so
+       reading the status in the same call as the wait could print the value from before the event. */
+    int failed = wait_for(&ev.count[GUISE_EVENT_FAILED], 1, 60);
+    pthread_mutex_lock(&ev.lock);
+    check(failed && ev.client_failed_status == GUISE_E_REFUSED && ev.client_failed_retry == GUISE_RETRY_BACKOFF,
           "FAILED event: status %d (GUISE_E_REFUSED is %d), retry %d", ev.client_failed_status, GUISE_E_REFUSED, ev.client_failed_retry);
+    pthread_mutex_unlock(&ev.lock);
 
     rc = g.stop("obfs4");
     check(rc == GUISE_OK, "guise_stop(obfs4) = %d", rc);
