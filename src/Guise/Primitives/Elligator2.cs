@@ -39,10 +39,9 @@ public static class Elligator2
         if (privateKey.Length != 32 || publicKey.Length != 32 || representative.Length != 32)
             throw new ArgumentException("keys are 32 bytes");
         var (n, d) = DirtyPublicRatio(privateKey);
-        if (!TryRatioToRepresentative(n, d, tweak, representative))
+        if (!TryRatioToRepresentative(n, d, tweak, representative, out var inverseD))
             return false;
-        // Half of all keys fail above; only the ones kept pay for the inversion.
-        Fe.Mul(n, Fe.Invert(d)).ToBytes(publicKey);
+        Fe.Mul(n, inverseD).ToBytes(publicKey);
         return true;
     }
 
@@ -146,21 +145,26 @@ public static class Elligator2
     }
 
     internal static bool TryUToRepresentative(in Fe u, byte tweak, Span<byte> representative) =>
-        TryRatioToRepresentative(u, Fe.One, tweak, representative);
+        TryRatioToRepresentative(u, Fe.One, tweak, representative, out _);
 
     /// <summary>
-    /// The representative of u = n/d. With u = n/d, -2u(u+A) = -2n(n+Ad)/d^2 and
-    /// r = u / sqrt(-2u(u+A)) = n / sqrt(-2n(n+Ad)) up to sign (likewise (u+A) for tweak bit 0),
-    /// and the sign is fixed at the end either way, so no inversion is needed.
+    /// The representative of u = n/d, and 1/d for the public key, from one square root.
+    /// With u = n/d, -2u(u+A) = -2n(n+Ad)/d^2 = t/d^2 for t = -2n(n+Ad), and
+    /// r = u / sqrt(-2u(u+A)) = n / sqrt(t) up to sign (likewise (u+A) for tweak bit 0); the sign
+    /// is fixed at the end either way. t is square exactly when t d^2 is (d is never 0 here: that
+    /// would be the identity, and no key hits it), and w = 1/sqrt(t d^2) gives both
+    /// 1/sqrt(t) = w d and 1/d = w^2 t d, so the kept keys need no separate inversion.
     /// </summary>
-    internal static bool TryRatioToRepresentative(in Fe n, in Fe d, byte tweak, Span<byte> representative)
+    internal static bool TryRatioToRepresentative(in Fe n, in Fe d, byte tweak, Span<byte> representative, out Fe inverseD)
     {
         var t1 = n;
         var t2 = Fe.Add(t1, Fe.Mul(A, d));
-        var t3 = Fe.Mul(Fe.Mul(t1, t2), NegTwo);
-        t3 = Fe.SqrtRatio(Fe.One, t3, out var isSquare);
+        var t = Fe.Mul(Fe.Mul(t1, t2), NegTwo);
+        var w = Fe.SqrtRatio(Fe.One, Fe.Mul(t, Fe.Square(d)), out var isSquare);
+        inverseD = Fe.Mul(Fe.Mul(Fe.Square(w), t), d);
         if (isSquare == 0)
             return false;
+        var t3 = Fe.Mul(w, d);
         t1 = Fe.Select(t2, t1, tweak & 1);
         t3 = Fe.Mul(t1, t3);
         t1 = Fe.Add(t3, t3);

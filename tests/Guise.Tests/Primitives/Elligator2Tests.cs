@@ -90,9 +90,12 @@ public class Elligator2Tests
             var fromRatio = new byte[32];
             var fromU = new byte[32];
             var tweak = (byte)rng.Next(256);
-            var ok = Elligator2.TryRatioToRepresentative(n, d, tweak, fromRatio);
+            var ok = Elligator2.TryRatioToRepresentative(n, d, tweak, fromRatio, out var inverseD);
             Assert.Equal(ok, Elligator2.TryUToRepresentative(expected, tweak, fromU));
             Assert.Equal(fromU, fromRatio);
+            // ... and the inverse it derives from the same square root is 1/d (for kept keys).
+            if (ok)
+                Assert.Equal(1, Fe.Equal(Fe.Mul(inverseD, d), Fe.One));
         }
         Assert.Equal(8, seen.Count);
     }
