@@ -42,6 +42,7 @@ internal sealed class PtProcess : IDisposable
         };
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("TOR_PT_", StringComparison.Ordinal)).ToList())
             psi.Environment.Remove(key);
+        psi.Environment.Remove(Program.InlineCompletionsVariable);
         foreach (var (k, v) in environment)
             psi.Environment[k] = v;
         psi.Environment["TOR_PT_EXIT_ON_STDIN_CLOSE"] = "1";

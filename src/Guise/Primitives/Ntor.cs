@@ -35,11 +35,35 @@ public static class Ntor
         ReadOnlySpan<byte> serverPublic, ReadOnlySpan<byte> identityPublic, ReadOnlySpan<byte> nodeId,
         Span<byte> keySeed, Span<byte> auth)
     {
+        Span<byte> identityShare = stackalloc byte[32];
+        try
+        {
+            var ok = ClientIdentityShare(clientPrivate, identityPublic, identityShare);
+            return ClientHandshake(clientPrivate, clientPublic, serverPublic, identityPublic, nodeId, identityShare, keySeed, auth) & ok;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(identityShare);
+        }
+    }
+
+    /// <summary>
+    /// EXP(B,x): needs nothing from the server, so a client can compute it while the server
+    /// works on its reply. False when the result is zero (abort).
+    /// </summary>
+    public static bool ClientIdentityShare(ReadOnlySpan<byte> clientPrivate, ReadOnlySpan<byte> identityPublic, Span<byte> share) =>
+        Sodium.ScalarMult(share, clientPrivate, identityPublic);
+
+    /// <summary>Client side with EXP(B,x) already computed (<see cref="ClientIdentityShare"/>).</summary>
+    public static bool ClientHandshake(ReadOnlySpan<byte> clientPrivate, ReadOnlySpan<byte> clientPublic,
+        ReadOnlySpan<byte> serverPublic, ReadOnlySpan<byte> identityPublic, ReadOnlySpan<byte> nodeId,
+        ReadOnlySpan<byte> identityShare, Span<byte> keySeed, Span<byte> auth)
+    {
         Span<byte> secret = stackalloc byte[64 + SuffixLength];
         try
         {
             var ok = Sodium.ScalarMult(secret[..32], clientPrivate, serverPublic);
-            ok &= Sodium.ScalarMult(secret[32..64], clientPrivate, identityPublic);
+            identityShare.CopyTo(secret[32..64]);
             Common(secret, identityPublic, clientPublic, serverPublic, nodeId, keySeed, auth);
             return ok;
         }

@@ -59,6 +59,30 @@ public class NtorTests
     }
 
     [Fact]
+    public void A_client_with_EXP_B_x_computed_ahead_derives_the_vector_KEY_SEED_and_AUTH()
+    {
+        var bPub = Obfs4Vectors.Hex("identity pub(B)");
+        var (x, xPub, _) = Keypair("15*32");
+        var (_, yPub, _) = Keypair("82*32");
+
+        var share = new byte[32];
+        Assert.True(Ntor.ClientIdentityShare(x, bPub, share));
+        var seed = new byte[32];
+        var auth = new byte[32];
+        Assert.True(Ntor.ClientHandshake(x, xPub, yPub, bPub, Obfs4Vectors.Hex("nodeID"), share, seed, auth));
+
+        Assert.Equal(Obfs4Vectors.Get("KEY_SEED"), Convert.ToHexStringLower(seed));
+        Assert.Equal(Obfs4Vectors.Get("AUTH"), Convert.ToHexStringLower(auth));
+    }
+
+    [Fact]
+    public void A_low_order_identity_key_gives_no_identity_share()
+    {
+        var (x, _, _) = Keypair("15*32");
+        Assert.False(Ntor.ClientIdentityShare(x, new byte[32], new byte[32]));
+    }
+
+    [Fact]
     public void A_low_order_peer_key_fails_the_handshake()
     {
         var (x, xPub, _) = Keypair("15*32");

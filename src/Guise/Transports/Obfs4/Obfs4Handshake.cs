@@ -82,6 +82,8 @@ public sealed class Obfs4ClientHandshake
     private readonly byte[] _epochHour;
     private readonly byte[] _padding;
     private byte[]? _serverMark;
+    private byte[]? _identityShare;
+    private bool _identityShareOk;
 
     /// <param name="padding">P_C itself (77..8128 bytes); random in production, fixed for known-answer tests.</param>
     public Obfs4ClientHandshake(ReadOnlySpan<byte> nodeId, ReadOnlySpan<byte> identityPublic, Obfs4SessionKey session,
@@ -115,6 +117,19 @@ public sealed class Obfs4ClientHandshake
         HmacWithEpoch(_macKey, request.AsSpan(0, upToMark), _epochHour, mac);
         mac[..Obfs4HandshakeLimits.MacLength].CopyTo(request.AsSpan(upToMark));
         return request;
+    }
+
+    /// <summary>
+    /// Computes the client's half of ntor that needs nothing from the server (EXP(B,x)), for
+    /// the time the server spends on its reply; <see cref="TryParseResponse"/> does it otherwise.
+    /// </summary>
+    public void PrecomputeIdentityShare()
+    {
+        if (_identityShare is not null)
+            return;
+        var share = new byte[32];
+        _identityShareOk = Ntor.ClientIdentityShare(_session.PrivateKey, _identityPublic, share);
+        _identityShare = share;
     }
 
     /// <summary>
@@ -158,7 +173,12 @@ public sealed class Obfs4ClientHandshake
         Span<byte> serverPublic = stackalloc byte[32];
         Elligator2.RepresentativeToPublicKey(received[..32], serverPublic);
         Span<byte> auth = stackalloc byte[32];
-        if (!Ntor.ClientHandshake(_session.PrivateKey, _session.PublicKey, serverPublic, _identityPublic, _nodeId, keySeed, auth))
+        PrecomputeIdentityShare();
+        var share = _identityShare!;
+        var agreed = Ntor.ClientHandshake(_session.PrivateKey, _session.PublicKey, serverPublic, _identityPublic, _nodeId, share, keySeed, auth);
+        CryptographicOperations.ZeroMemory(share);
+        _identityShare = null;
+        if (!(agreed & _identityShareOk))
         {
             error = "ntor handshake failure";
             return OperationStatus.InvalidData;

@@ -107,6 +107,8 @@ public sealed class Obfs4ClientSession : IClientSession
             var hs = new Obfs4ClientHandshake(_nodeId, _identityPublic, _sessionKey, hour, Obfs4ClientHandshake.RandomPadding());
             await wire.WriteAsync(hs.CreateRequest(), linked.Token).ConfigureAwait(false);
             await wire.FlushAsync(linked.Token).ConfigureAwait(false);
+            // While the bridge decodes the request and does its two scalar multiplications.
+            hs.PrecomputeIdentityShare();
 
             var filled = 0;
             var keySeed = new byte[Ntor.KeySeedLength];
