@@ -83,9 +83,11 @@ public sealed class ConnectionListener : IAsyncDisposable
         }
     }
 
+    // Runs on the accepting thread until the handler first waits (typically for the client's
+    // first bytes), then wherever its I/O completes. No hand-off to a thread-pool worker first:
+    // that cost a futex wake and a context switch on both proxies of every new tunnel.
     private async Task RunConnectionAsync(long id, Socket socket, CancellationToken token)
     {
-        await Task.Yield();
         try
         {
             await _handler(socket, token).ConfigureAwait(false);
