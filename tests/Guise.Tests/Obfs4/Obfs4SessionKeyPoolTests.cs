@@ -34,8 +34,9 @@ public class Obfs4SessionKeyPoolTests
         Assert.Equal(taken.Count, taken.Select(k => Convert.ToHexString(k.Representative)).Distinct().Count());
 
         // Every key generated is either taken once or still waiting in the pool.
-        await WaitUntil(() => pool.Count == pool.Capacity);
+        await WaitUntil(() => !pool.RefillPending);
         Assert.Equal(Volatile.Read(ref generated), taken.Count + pool.Count);
+        Assert.InRange(pool.Count, pool.Capacity / 2, pool.Capacity);
     }
 
     [Fact]
@@ -50,6 +51,39 @@ public class Obfs4SessionKeyPoolTests
         var second = pool.Take();
         Assert.NotSame(first, second);
         Assert.True(pool.Count <= 3);
+    }
+
+    [Fact]
+    public async Task Takes_down_to_half_the_capacity_wait_for_one_refill_in_a_batch()
+    {
+        var generated = 0;
+        var pool = new Obfs4SessionKeyPool(8, () =>
+        {
+            Interlocked.Increment(ref generated);
+            return Obfs4SessionKey.Generate();
+        });
+        pool.ScheduleRefill();
+        await WaitUntil(() => pool.Count == 8 && !pool.RefillPending);
+
+        for (var i = 0; i < 3; i++)
+            pool.Take();
+        Assert.Equal(5, pool.Count);
+        Assert.False(pool.RefillPending);   // 5 > 8 / 2: no refill yet
+        Assert.Equal(8, Volatile.Read(ref generated));
+
+        pool.Take();                        // 4 left: refill up to 8 at once
+        await WaitUntil(() => pool.Count == 8 && !pool.RefillPending);
+        Assert.Equal(12, Volatile.Read(ref generated));
+    }
+
+    [Fact]
+    public async Task A_failing_generator_leaves_the_pool_short_and_take_reports_the_error()
+    {
+        var pool = new Obfs4SessionKeyPool(4, () => throw new InvalidOperationException("broken libsodium"));
+        Assert.Throws<InvalidOperationException>(() => pool.Take());
+        await WaitUntil(() => !pool.RefillPending);
+        Assert.Equal(0, pool.Count);
+        Assert.Throws<InvalidOperationException>(() => pool.Take());
     }
 
     [Fact]

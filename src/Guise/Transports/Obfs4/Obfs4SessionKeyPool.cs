@@ -1,32 +1,36 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 
 namespace Guise.Transports.Obfs4;
 
 /// <summary>
 /// A small stock of ready obfs4 session keys (X25519 keypairs with an Elligator2
 /// representative), so that neither the client's Prepare nor the server's accept pays the
-/// rejection sampling (~2 tries, each a scalar multiplication, an inversion and a square root)
-/// on the connection's critical path.
+/// rejection sampling (~2 tries, each a base multiplication and two square roots, ~0.1 ms) on
+/// the connection's critical path.
 /// <list type="bullet">
 /// <item>Single use: a key leaves the pool through <see cref="ConcurrentQueue{T}.TryDequeue"/>,
 /// which hands each item to exactly one caller, and is never put back.</item>
 /// <item>Bounded: at most <see cref="Capacity"/> keys wait (a few hundred bytes each).</item>
-/// <item>Refilled off the critical path: a take schedules one background worker (at most one runs
-/// at a time), which makes one key per thread-pool work item, so other work interleaves.</item>
+/// <item>Refilled off the critical path, in batches: when a take leaves half the capacity or
+/// less, the pool asks <see cref="KeyMaker"/>, one dedicated thread for all pools at idle CPU
+/// priority, to fill it up again. (Thread-pool work items cost a worker wake-up per key, plus
+/// a second worker the pool wakes "in case", and competed with the tunnels for the CPU.)</item>
 /// <item>Lazy: nothing is generated until the first take (start-up stays cheap); an empty pool
-/// falls back to generating inline, which is what obfs4proxy always does.</item>
+/// falls back to generating inline, which is what obfs4proxy always does, so a machine too
+/// busy to ever be idle still gets its keys.</item>
 /// </list>
 /// Keys come from the same generator as before (fresh OS randomness per key); only the moment
 /// they are made changes, which the wire cannot observe.
 /// </summary>
-internal sealed class Obfs4SessionKeyPool
+internal sealed partial class Obfs4SessionKeyPool
 {
     public const int DefaultCapacity = 16;
 
     private readonly ConcurrentQueue<Obfs4SessionKey> _keys = new();
     private readonly Func<Obfs4SessionKey> _generate;
     private int _count;
-    private int _refilling;
+    private int _refillPending;
 
     public Obfs4SessionKeyPool(int capacity = DefaultCapacity, Func<Obfs4SessionKey>? generate = null)
     {
@@ -40,13 +44,17 @@ internal sealed class Obfs4SessionKeyPool
     /// <summary>Keys ready now (for tests and diagnostics).</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>True while a refill is asked for or running (for tests).</summary>
+    internal bool RefillPending => Volatile.Read(ref _refillPending) != 0;
+
     /// <summary>A key no other caller has had or will get; generated inline if none is ready.</summary>
     public Obfs4SessionKey Take()
     {
         Obfs4SessionKey? key = null;
         if (_keys.TryDequeue(out key))
             Interlocked.Decrement(ref _count);
-        ScheduleRefill();
+        if (Volatile.Read(ref _count) <= Capacity / 2)
+            ScheduleRefill();
         return key ?? _generate();
     }
 
@@ -55,16 +63,17 @@ internal sealed class Obfs4SessionKeyPool
     {
         if (Capacity == 0 || Volatile.Read(ref _count) >= Capacity)
             return;
-        if (Interlocked.CompareExchange(ref _refilling, 1, 0) != 0)
+        if (Interlocked.CompareExchange(ref _refillPending, 1, 0) != 0)
             return;
-        ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.RefillOne(), this, preferLocal: false);
+        KeyMaker.Request(this);
     }
 
-    private void RefillOne()
+    /// <summary>Runs on the key maker's thread: tops the pool up to its capacity.</summary>
+    private void FillUp()
     {
         try
         {
-            if (Volatile.Read(ref _count) < Capacity)
+            while (Volatile.Read(ref _count) < Capacity)
             {
                 _keys.Enqueue(_generate());
                 Interlocked.Increment(ref _count);
@@ -73,18 +82,72 @@ internal sealed class Obfs4SessionKeyPool
         catch (Exception)
         {
             // A failed generation (it cannot fail short of a broken libsodium) leaves the pool
-            // short; Take then generates inline and reports the error to its caller.
-            Volatile.Write(ref _refilling, 0);
+            // short until the next take asks again; Take generates inline and reports the error.
+            Volatile.Write(ref _refillPending, 0);
             return;
         }
-        if (Volatile.Read(ref _count) < Capacity)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static pool => pool.RefillOne(), this, preferLocal: false);
-            return;
-        }
-        Volatile.Write(ref _refilling, 0);
-        // A take that raced with the flag reset would have seen "refilling" and returned.
-        if (Volatile.Read(ref _count) < Capacity)
+        Volatile.Write(ref _refillPending, 0);
+        // A take that ran between the last check and the flag reset saw "pending" and left.
+        if (Volatile.Read(ref _count) <= Capacity / 2)
             ScheduleRefill();
+    }
+
+    /// <summary>
+    /// The one thread that makes session keys ahead of time, for every pool in the process.
+    /// On Linux (and Android) it runs under SCHED_IDLE: it gets a core only when no tunnel
+    /// wants it, so making keys ahead never delays a handshake or a relay.
+    /// </summary>
+    private static partial class KeyMaker
+    {
+        private static readonly ConcurrentQueue<Obfs4SessionKeyPool> Waiting = new();
+        private static readonly SemaphoreSlim Signal = new(0);
+        private static readonly Lazy<Thread> Worker = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+
+        public static void Request(Obfs4SessionKeyPool pool)
+        {
+            _ = Worker.Value;
+            Waiting.Enqueue(pool);
+            Signal.Release();
+        }
+
+        private static Thread Start()
+        {
+            var thread = new Thread(Run) { IsBackground = true, Name = "guise keys" };
+            thread.Start();
+            return thread;
+        }
+
+        private static void Run()
+        {
+            LowerPriority();
+            while (true)
+            {
+                Signal.Wait();
+                while (Waiting.TryDequeue(out var pool))
+                    pool.FillUp();
+            }
+        }
+
+        private const int SchedIdle = 5;
+
+        private static void LowerPriority()
+        {
+            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsAndroid())
+                return;
+            try
+            {
+                // Best effort: lowering one's own priority needs no privilege; if it fails the
+                // thread runs at normal priority, as the thread pool did.
+                var param = 0;
+                _ = SchedSetScheduler(0, SchedIdle, ref param);
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+            }
+        }
+
+        // struct sched_param is one int; pid 0 is the calling thread.
+        [LibraryImport("libc", EntryPoint = "sched_setscheduler")]
+        private static partial int SchedSetScheduler(int pid, int policy, ref int param);
     }
 }
