@@ -100,14 +100,16 @@ internal sealed partial class Obfs4SessionKeyPool
     private static partial class KeyMaker
     {
         private static readonly ConcurrentQueue<Obfs4SessionKeyPool> Waiting = new();
-        private static readonly SemaphoreSlim Signal = new(0);
+        // Not SemaphoreSlim: its Wait spins (sched_yield) before sleeping, thousands of times a
+        // second on a busy bridge; an event just sleeps.
+        private static readonly AutoResetEvent Signal = new(false);
         private static readonly Lazy<Thread> Worker = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
 
         public static void Request(Obfs4SessionKeyPool pool)
         {
             _ = Worker.Value;
             Waiting.Enqueue(pool);
-            Signal.Release();
+            Signal.Set();
         }
 
         private static Thread Start()
@@ -122,7 +124,7 @@ internal sealed partial class Obfs4SessionKeyPool
             LowerPriority();
             while (true)
             {
-                Signal.Wait();
+                Signal.WaitOne();
                 while (Waiting.TryDequeue(out var pool))
                     pool.FillUp();
             }
