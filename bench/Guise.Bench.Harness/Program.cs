@@ -18,7 +18,8 @@ internal static class Program
         // worker per event), and workers do not spin before sleeping (csproj). perf during the
         // handshake figure had the harness at a third of all samples, a quarter of that in
         // sched_yield. Both proxies under test get the cores back alike.
-        Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
