@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Guise.Primitives;
 using Guise.Transports;
 using Guise.Transports.Obfs4;
@@ -12,12 +13,7 @@ public class Obfs4SessionKeyPoolTests
     [Fact]
     public async Task Concurrent_takes_never_get_the_same_key_twice()
     {
-        var generated = 0;
-        var pool = new Obfs4SessionKeyPool(4, () =>
-        {
-            Interlocked.Increment(ref generated);
-            return Obfs4SessionKey.Generate();
-        });
+        var (pool, generated) = CountingPool(4);
         const int perThread = 50;
         var threads = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
         {
@@ -35,7 +31,7 @@ public class Obfs4SessionKeyPoolTests
 
         // Every key generated is either taken once or still waiting in the pool.
         await WaitUntil(() => !pool.RefillPending);
-        Assert.Equal(Volatile.Read(ref generated), taken.Count + pool.Count);
+        Assert.Equal(generated(), taken.Count + pool.Count);
         Assert.InRange(pool.Count, pool.Capacity / 2, pool.Capacity);
     }
 
@@ -56,12 +52,7 @@ public class Obfs4SessionKeyPoolTests
     [Fact]
     public async Task Takes_down_to_half_the_capacity_wait_for_one_refill_in_a_batch()
     {
-        var generated = 0;
-        var pool = new Obfs4SessionKeyPool(8, () =>
-        {
-            Interlocked.Increment(ref generated);
-            return Obfs4SessionKey.Generate();
-        });
+        var (pool, generated) = CountingPool(8);
         pool.ScheduleRefill();
         await WaitUntil(() => pool.Count == 8 && !pool.RefillPending);
 
@@ -69,11 +60,11 @@ public class Obfs4SessionKeyPoolTests
             pool.Take();
         Assert.Equal(5, pool.Count);
         Assert.False(pool.RefillPending);   // 5 > 8 / 2: no refill yet
-        Assert.Equal(8, Volatile.Read(ref generated));
+        Assert.Equal(8, generated());
 
         pool.Take();                        // 4 left: refill up to 8 at once
         await WaitUntil(() => pool.Count == 8 && !pool.RefillPending);
-        Assert.Equal(12, Volatile.Read(ref generated));
+        Assert.Equal(12, generated());
     }
 
     [Fact]
@@ -111,6 +102,18 @@ public class Obfs4SessionKeyPoolTests
             Assert.True(seen.Add(session.SessionKey), "a session key was handed out twice");
             Assert.True(factory.SessionKeys.Count <= factory.SessionKeys.Capacity);
         }
+    }
+
+    /// <summary>A pool of real keys, and how many it has generated so far.</summary>
+    private static (Obfs4SessionKeyPool Pool, Func<int> Generated) CountingPool(int capacity)
+    {
+        var generated = new StrongBox<int>();
+        var pool = new Obfs4SessionKeyPool(capacity, () =>
+        {
+            Interlocked.Increment(ref generated.Value);
+            return Obfs4SessionKey.Generate();
+        });
+        return (pool, () => Volatile.Read(ref generated.Value));
     }
 
     private static async Task WaitUntil(Func<bool> condition)
