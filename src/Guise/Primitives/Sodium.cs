@@ -99,6 +99,48 @@ internal static unsafe partial class Sodium
             _ = crypto_shorthash_siphash24(op, ip, (ulong)input.Length, kp);
     }
 
+    /// <summary>HSalsa20: the XSalsa20 subkey for <paramref name="key"/> and the first 16 nonce bytes.</summary>
+    public static void HSalsa20(Span<byte> subkey, ReadOnlySpan<byte> noncePrefix, ReadOnlySpan<byte> key)
+    {
+        Check(subkey, 32); Check(noncePrefix, 16); Check(key, 32);
+        fixed (byte* op = subkey)
+        fixed (byte* np = noncePrefix)
+        fixed (byte* kp = key)
+            _ = crypto_core_hsalsa20(op, np, kp, null);
+    }
+
+    /// <summary>Salsa20 keystream from block <paramref name="block"/> on, XORed into <paramref name="output"/> (may be <paramref name="input"/> itself).</summary>
+    public static void Salsa20Xor(Span<byte> output, ReadOnlySpan<byte> input, ReadOnlySpan<byte> nonce, ulong block, ReadOnlySpan<byte> key)
+    {
+        if (output.Length < input.Length)
+            throw new ArgumentException("output too small", nameof(output));
+        Check(nonce, 8); Check(key, 32);
+        fixed (byte* op = output)
+        fixed (byte* ip = input)
+        fixed (byte* np = nonce)
+        fixed (byte* kp = key)
+            _ = crypto_stream_salsa20_xor_ic(op, ip, (ulong)input.Length, np, block, kp);
+    }
+
+    public static void Poly1305(Span<byte> tag, ReadOnlySpan<byte> message, ReadOnlySpan<byte> key)
+    {
+        Check(tag, 16); Check(key, 32);
+        fixed (byte* tp = tag)
+        fixed (byte* mp = message)
+        fixed (byte* kp = key)
+            _ = crypto_onetimeauth_poly1305(tp, mp, (ulong)message.Length, kp);
+    }
+
+    /// <summary>Constant-time check of a Poly1305 tag.</summary>
+    public static bool Poly1305Verify(ReadOnlySpan<byte> tag, ReadOnlySpan<byte> message, ReadOnlySpan<byte> key)
+    {
+        Check(tag, 16); Check(key, 32);
+        fixed (byte* tp = tag)
+        fixed (byte* mp = message)
+        fixed (byte* kp = key)
+            return crypto_onetimeauth_poly1305_verify(tp, mp, (ulong)message.Length, kp) == 0;
+    }
+
     private static void Check(ReadOnlySpan<byte> span, int length)
     {
         if (span.Length != length)
@@ -125,6 +167,18 @@ internal static unsafe partial class Sodium
 
     [LibraryImport(Lib)]
     private static partial int crypto_secretbox_open_easy(byte* m, byte* c, ulong clen, byte* n, byte* k);
+
+    [LibraryImport(Lib)]
+    private static partial int crypto_core_hsalsa20(byte* output, byte* input, byte* k, byte* c);
+
+    [LibraryImport(Lib)]
+    private static partial int crypto_stream_salsa20_xor_ic(byte* c, byte* m, ulong mlen, byte* n, ulong ic, byte* k);
+
+    [LibraryImport(Lib)]
+    private static partial int crypto_onetimeauth_poly1305(byte* output, byte* input, ulong inlen, byte* k);
+
+    [LibraryImport(Lib)]
+    private static partial int crypto_onetimeauth_poly1305_verify(byte* h, byte* input, ulong inlen, byte* k);
 
     [LibraryImport(Lib)]
     private static partial int crypto_shorthash_siphash24(byte* output, byte* input, ulong inlen, byte* k);

@@ -39,8 +39,7 @@ public static class Obfs4Wire
 /// <summary>Seals packets into frames for one direction. Not thread-safe: one writer.</summary>
 public sealed class Obfs4FrameEncoder
 {
-    private readonly byte[] _key = new byte[32];
-    private readonly byte[] _nonce = new byte[24];
+    private readonly PrefixedSecretBox _box;
     private readonly HashDrbg _drbg;
     private ulong _counter = 1;
 
@@ -48,8 +47,7 @@ public sealed class Obfs4FrameEncoder
     {
         if (keyMaterial.Length != Obfs4Wire.KeyLength)
             throw new ArgumentException("obfs4 framing keys are 72 bytes", nameof(keyMaterial));
-        keyMaterial[..32].CopyTo(_key);
-        keyMaterial[32..48].CopyTo(_nonce);
+        _box = new PrefixedSecretBox(keyMaterial[..32], keyMaterial[32..48]);
         _drbg = new HashDrbg(keyMaterial[48..]);
     }
 
@@ -83,16 +81,15 @@ public sealed class Obfs4FrameEncoder
         return SealInPlace(frame, length);
     }
 
-    // The plaintext is at frame[FrameOverhead..][..length]; secretbox_easy writes tag | ciphertext
-    // over it from frame[LengthLength..] (libsodium allows the message and ciphertext to overlap).
+    // The plaintext is at frame[FrameOverhead..][..length]: it is encrypted where it lies and
+    // the tag goes in front of it, so the box (tag | ciphertext) starts at frame[LengthLength..].
     private int SealInPlace(Span<byte> frame, int length)
     {
         if (_counter == 0)
             throw new CryptographicException("obfs4 nonce counter wrapped");
         var total = length + Obfs4Wire.FrameOverhead;
-        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
+        _box.SealInPlace(frame[Obfs4Wire.LengthLength..Obfs4Wire.FrameOverhead], frame[Obfs4Wire.FrameOverhead..total], _counter);
         _counter++;
-        Sodium.SecretBoxSeal(frame[Obfs4Wire.LengthLength..total], frame[Obfs4Wire.FrameOverhead..total], _nonce, _key);
         var boxLength = (ushort)(total - Obfs4Wire.LengthLength);
         BinaryPrimitives.WriteUInt16BigEndian(frame, (ushort)(boxLength ^ _drbg.NextUInt16Mask()));
         return total;
@@ -108,8 +105,7 @@ public sealed class Obfs4FrameEncoder
 /// </summary>
 public sealed class Obfs4FrameDecoder
 {
-    private readonly byte[] _key = new byte[32];
-    private readonly byte[] _nonce = new byte[24];
+    private readonly PrefixedSecretBox _box;
     private readonly HashDrbg _drbg;
     private ulong _counter = 1;
     private int _nextLength;
@@ -119,8 +115,7 @@ public sealed class Obfs4FrameDecoder
     {
         if (keyMaterial.Length != Obfs4Wire.KeyLength)
             throw new ArgumentException("obfs4 framing keys are 72 bytes", nameof(keyMaterial));
-        keyMaterial[..32].CopyTo(_key);
-        keyMaterial[32..48].CopyTo(_nonce);
+        _box = new PrefixedSecretBox(keyMaterial[..32], keyMaterial[32..48]);
         _drbg = new HashDrbg(keyMaterial[48..]);
     }
 
@@ -164,7 +159,6 @@ public sealed class Obfs4FrameDecoder
         if (input.Length - consumed < _nextLength)
             return OperationStatus.NeedMoreData;
         var box = input.Slice(consumed, _nextLength);
-        // libsodium verifies the tag before it decrypts, and allows output == ciphertext.
         var plain = box[Sodium.SecretBoxMacBytes..];
         if (!Open(plain, box))
             return OperationStatus.InvalidData;
@@ -197,10 +191,11 @@ public sealed class Obfs4FrameDecoder
         return OperationStatus.Done;
     }
 
+    // The tag is checked before anything is decrypted; plain may be the ciphertext itself.
     private bool Open(Span<byte> plain, ReadOnlySpan<byte> box)
     {
-        BinaryPrimitives.WriteUInt64BigEndian(_nonce.AsSpan(16), _counter);
-        if (!Sodium.SecretBoxOpen(plain, box, _nonce, _key) || _nextLengthInvalid)
+        var ciphertext = box[PrefixedSecretBox.TagLength..];
+        if (!_box.Open(box[..PrefixedSecretBox.TagLength], ciphertext, plain[..ciphertext.Length], _counter) || _nextLengthInvalid)
             return false;
         _counter++;
         return true;
