@@ -11,6 +11,7 @@ internal sealed record Figure(string Key, string Title, string Unit, bool Higher
     public static readonly Figure BulkDown1 = new("bulk_down_1", "bulk download, 1 stream", "MiB/s", true);
     public static readonly Figure BulkUpParallel = new("bulk_up_parallel", "bulk upload, N parallel streams (total)", "MiB/s", true);
     public static readonly Figure Handshakes = new("handshakes_per_s", "sequential handshakes incl. SOCKS", "1/s", true, "F0");
+    public static readonly Figure HandshakesPaired = new("handshakes_paired_per_s", "sequential handshakes, blocks alternating with the other chain", "1/s", true, "F0");
     public static readonly Figure HandshakeCpu = new("handshake_cpu_ms", "CPU per sequential tunnel (client + server)", "ms", false, "F3");
     public static readonly Figure BulkCpu = new("bulk_cpu_ms_per_mib", "CPU per MiB, bulk upload (client + server)", "ms", false, "F2");
     public static readonly Figure SocksReady = new("socks_ready_ms", "tunnel up (connect → SOCKS success), median", "ms", false, "F2");
@@ -22,7 +23,7 @@ internal sealed record Figure(string Key, string Title, string Unit, bool Higher
     public static readonly Figure OverheadDown = new("wire_per_payload_down", "bytes on the wire per payload byte, download", "B/B", false, "F4");
 
     public static readonly IReadOnlyList<Figure> All =
-        [BulkUp1, BulkDown1, BulkUpParallel, BulkCpu, Handshakes, HandshakeCpu, SocksReady, Ttfb, RssPerTunnel, RssBaseline, Startup, OverheadUp, OverheadDown];
+        [BulkUp1, BulkDown1, BulkUpParallel, BulkCpu, Handshakes, HandshakesPaired, HandshakeCpu, SocksReady, Ttfb, RssPerTunnel, RssBaseline, Startup, OverheadUp, OverheadDown];
 }
 
 /// <summary>The measurements. Each returns one sample; the runner repeats them.</summary>
@@ -137,6 +138,37 @@ internal static class Measure
         }
         var perSecond = count / total.Elapsed.TotalSeconds;
         return (perSecond, Stats.Median(socks), Stats.Median(ttfb));
+    }
+
+    /// <summary>
+    /// Sequential tunnels through two chains that are up at the same time, in blocks of
+    /// <paramref name="block"/> that alternate between them (A B B A A B ...), so that the load
+    /// other tenants put on the machine falls on both alike; <paramref name="count"/> tunnels per
+    /// chain. Returns each chain's tunnels per second over its own blocks.
+    /// </summary>
+    public static async Task<(double First, double Second)> AlternatingHandshakesAsync(RunningChain first, RunningChain second, int count, int block, CancellationToken ct)
+    {
+        var chains = new[] { first, second };
+        var elapsed = new TimeSpan[2];
+        var done = new int[2];
+        for (var round = 0; done[0] < count || done[1] < count; round++)
+        {
+            foreach (var i in round % 2 == 0 ? new[] { 0, 1 } : [1, 0])
+            {
+                var n = Math.Min(block, count - done[i]);
+                if (n == 0)
+                    continue;
+                var started = Stopwatch.GetTimestamp();
+                for (var k = 0; k < n; k++)
+                {
+                    await using var tunnel = await chains[i].OpenAsync(null, ct).ConfigureAwait(false);
+                    await PingAsync(tunnel, ct).ConfigureAwait(false);
+                }
+                elapsed[i] += Stopwatch.GetElapsedTime(started);
+                done[i] += n;
+            }
+        }
+        return (count / elapsed[0].TotalSeconds, count / elapsed[1].TotalSeconds);
     }
 
     /// <summary>

@@ -43,6 +43,8 @@ internal static class Report
             checks.Add(new($"obfs4 bulk, 1 stream, vs {peer.Spec.Id}", "≥ 2×", bulk, bulk >= 2));
             var hs = Ratio(Figure.Handshakes, peer.Spec.Id);
             checks.Add(new($"handshakes/s vs {peer.Spec.Id}", "≥ 2×", hs, hs >= 2));
+            var paired = Ratio(Figure.HandshakesPaired, peer.Spec.Id);
+            checks.Add(new($"handshakes/s vs {peer.Spec.Id}, blocks alternating (same moments)", "≥ 2×", paired, paired >= 2));
             var rss = Ratio(Figure.RssPerTunnel, peer.Spec.Id);
             checks.Add(new($"RSS per idle tunnel vs {peer.Spec.Id}", "≤ 0.5×", rss, rss <= 0.5));
         }

@@ -94,6 +94,22 @@ internal static class Runner
                     log.WriteLine($"  FAILED {message}");
                 }
             }
+            foreach (var peer in chains.Where(c => c.Kind == ChainKind.Full && !c.Client.IsGuise))
+            {
+                log.WriteLine($"[run {run}/{options.Runs}] {chains[0].Id} and {peer.Id}, alternating blocks");
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                deadline.CancelAfter(options.Quick ? TimeSpan.FromSeconds(60) : TimeSpan.FromMinutes(15));
+                try
+                {
+                    await RunAlternatingAsync(chains[0], peer, byId[chains[0].Id], byId[peer.Id], target, options, log, deadline.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    var message = $"run {run}, alternating with {peer.Id}: {e.GetType().Name}: {e.Message}";
+                    byId[peer.Id].Errors.Add(message);
+                    log.WriteLine($"  FAILED {message}");
+                }
+            }
         }
         if (target.Failures > 0)
             byId[chains[0].Id].Errors.Add($"the target saw {target.Failures} broken transfers");
@@ -147,6 +163,28 @@ internal static class Runner
         // Clients only: that is what CMETHODS DONE is, and what a Tor client waits for.
         Record(result, Figure.Startup, Measure.StartupMedianMs(spec.Client, spec.Transport, o.Startups, o.Patience), log);
     }
+
+    /// <summary>Both chains up at once; their sequential tunnels alternate in blocks (see <see cref="Measure.AlternatingHandshakesAsync"/>).</summary>
+    private static async Task RunAlternatingAsync(ChainSpec first, ChainSpec second, ChainResult firstResult, ChainResult secondResult,
+        Target target, BenchOptions o, TextWriter log, CancellationToken ct)
+    {
+        using var a = RunningChain.Start(first, target.EndPoint, o.Patience);
+        using var b = RunningChain.Start(second, target.EndPoint, o.Patience);
+        foreach (var chain in new[] { a, b })
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await using var warm = await chain.OpenAsync(null, ct).ConfigureAwait(false);
+                await Measure.PingAsync(warm, ct).ConfigureAwait(false);
+            }
+        }
+        var (rateA, rateB) = await Measure.AlternatingHandshakesAsync(a, b, o.Handshakes, AlternatingBlock(o), ct).ConfigureAwait(false);
+        Record(firstResult, Figure.HandshakesPaired, rateA, log);
+        Record(secondResult, Figure.HandshakesPaired, rateB, log);
+    }
+
+    /// <summary>25 tunnels per block (about 50 ms), fewer when a run has fewer tunnels than that per chain.</summary>
+    internal static int AlternatingBlock(BenchOptions o) => Math.Clamp(o.Handshakes / 4, 1, 25);
 
     private static void Record(ChainResult result, Figure figure, double value, TextWriter log)
     {
