@@ -12,6 +12,7 @@ internal sealed record Figure(string Key, string Title, string Unit, bool Higher
     public static readonly Figure BulkUpParallel = new("bulk_up_parallel", "bulk upload, N parallel streams (total)", "MiB/s", true);
     public static readonly Figure Handshakes = new("handshakes_per_s", "sequential handshakes incl. SOCKS", "1/s", true, "F0");
     public static readonly Figure HandshakesPaired = new("handshakes_paired_per_s", "sequential handshakes, blocks alternating with the other chain", "1/s", true, "F0");
+    public static readonly Figure BulkUpPaired = new("bulk_up_1_paired", "bulk upload, 1 stream, blocks alternating with the other chain", "MiB/s", true);
     public static readonly Figure HandshakeCpu = new("handshake_cpu_ms", "CPU per sequential tunnel (client + server)", "ms", false, "F3");
     public static readonly Figure BulkCpu = new("bulk_cpu_ms_per_mib", "CPU per MiB, bulk upload (client + server)", "ms", false, "F2");
     public static readonly Figure SocksReady = new("socks_ready_ms", "tunnel up (connect → SOCKS success), median", "ms", false, "F2");
@@ -23,7 +24,7 @@ internal sealed record Figure(string Key, string Title, string Unit, bool Higher
     public static readonly Figure OverheadDown = new("wire_per_payload_down", "bytes on the wire per payload byte, download", "B/B", false, "F4");
 
     public static readonly IReadOnlyList<Figure> All =
-        [BulkUp1, BulkDown1, BulkUpParallel, BulkCpu, Handshakes, HandshakesPaired, HandshakeCpu, SocksReady, Ttfb, RssPerTunnel, RssBaseline, Startup, OverheadUp, OverheadDown];
+        [BulkUp1, BulkUpPaired, BulkDown1, BulkUpParallel, BulkCpu, Handshakes, HandshakesPaired, HandshakeCpu, SocksReady, Ttfb, RssPerTunnel, RssBaseline, Startup, OverheadUp, OverheadDown];
 }
 
 /// <summary>The measurements. Each returns one sample; the runner repeats them.</summary>
@@ -141,34 +142,40 @@ internal static class Measure
     }
 
     /// <summary>
-    /// Sequential tunnels through two chains that are up at the same time, in blocks of
-    /// <paramref name="block"/> that alternate between them (A B B A A B ...), so that the load
-    /// other tenants put on the machine falls on both alike; <paramref name="count"/> tunnels per
-    /// chain. Returns each chain's tunnels per second over its own blocks.
+    /// Runs <paramref name="blocks"/> blocks of work on each of two chains that are up at the same
+    /// time, alternating A B B A A B ..., so that the load other tenants put on the machine falls on
+    /// both alike. Returns the time each chain's blocks took in all (each block reports its own).
     /// </summary>
-    public static async Task<(double First, double Second)> AlternatingHandshakesAsync(RunningChain first, RunningChain second, int count, int block, CancellationToken ct)
+    public static async Task<(TimeSpan First, TimeSpan Second)> AlternateAsync(RunningChain first, RunningChain second, int blocks,
+        Func<RunningChain, Task<TimeSpan>> block)
     {
         var chains = new[] { first, second };
         var elapsed = new TimeSpan[2];
-        var done = new int[2];
-        for (var round = 0; done[0] < count || done[1] < count; round++)
+        for (var round = 0; round < blocks; round++)
         {
             foreach (var i in round % 2 == 0 ? new[] { 0, 1 } : [1, 0])
-            {
-                var n = Math.Min(block, count - done[i]);
-                if (n == 0)
-                    continue;
-                var started = Stopwatch.GetTimestamp();
-                for (var k = 0; k < n; k++)
-                {
-                    await using var tunnel = await chains[i].OpenAsync(null, ct).ConfigureAwait(false);
-                    await PingAsync(tunnel, ct).ConfigureAwait(false);
-                }
-                elapsed[i] += Stopwatch.GetElapsedTime(started);
-                done[i] += n;
-            }
+                elapsed[i] += await block(chains[i]).ConfigureAwait(false);
         }
-        return (count / elapsed[0].TotalSeconds, count / elapsed[1].TotalSeconds);
+        return (elapsed[0], elapsed[1]);
+    }
+
+    /// <summary><paramref name="count"/> sequential tunnels (connect, SOCKS, handshake, ping, close); the time they took.</summary>
+    public static async Task<TimeSpan> SequentialTunnelsAsync(RunningChain chain, int count, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        for (var k = 0; k < count; k++)
+        {
+            await using var tunnel = await chain.OpenAsync(null, ct).ConfigureAwait(false);
+            await PingAsync(tunnel, ct).ConfigureAwait(false);
+        }
+        return Stopwatch.GetElapsedTime(started);
+    }
+
+    /// <summary>One upload of <paramref name="length"/> bytes on a fresh tunnel; the time from request to digest.</summary>
+    public static async Task<TimeSpan> UploadTimeAsync(RunningChain chain, long length, CancellationToken ct)
+    {
+        await using var tunnel = await chain.OpenAsync(null, ct).ConfigureAwait(false);
+        return TimeSpan.FromSeconds(await UploadAsync(tunnel, length, ct).ConfigureAwait(false));
     }
 
     /// <summary>

@@ -41,6 +41,8 @@ internal static class Report
         {
             var bulk = Ratio(Figure.BulkUp1, peer.Spec.Id);
             checks.Add(new($"obfs4 bulk, 1 stream, vs {peer.Spec.Id}", "≥ 2×", bulk, bulk >= 2));
+            var bulkPaired = Ratio(Figure.BulkUpPaired, peer.Spec.Id);
+            checks.Add(new($"obfs4 bulk, 1 stream, vs {peer.Spec.Id}, blocks alternating (same moments)", "≥ 2×", bulkPaired, bulkPaired >= 2));
             var hs = Ratio(Figure.Handshakes, peer.Spec.Id);
             checks.Add(new($"handshakes/s vs {peer.Spec.Id}", "≥ 2×", hs, hs >= 2));
             var paired = Ratio(Figure.HandshakesPaired, peer.Spec.Id);

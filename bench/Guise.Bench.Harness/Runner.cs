@@ -71,7 +71,7 @@ internal static class Runner
         results.Chains.AddRange(byId.Values);
 
         // Digests of the payload pattern are computed now, outside every timed section.
-        foreach (var n in new[] { options.BulkBytes, options.ParallelBytesPerStream, options.OverheadBytes, Math.Min(1 << 20, options.BulkBytes) })
+        foreach (var n in new[] { options.BulkBytes, options.ParallelBytesPerStream, options.OverheadBytes, Math.Min(1 << 20, options.BulkBytes), AlternatingUploadBytes(options) })
             _ = Payload.Digest(n);
 
         await using var target = new Target();
@@ -164,7 +164,11 @@ internal static class Runner
         Record(result, Figure.Startup, Measure.StartupMedianMs(spec.Client, spec.Transport, o.Startups, o.Patience), log);
     }
 
-    /// <summary>Both chains up at once; their sequential tunnels alternate in blocks (see <see cref="Measure.AlternatingHandshakesAsync"/>).</summary>
+    /// <summary>
+    /// Both chains up at once; their bulk uploads and their sequential tunnels alternate in blocks
+    /// (see <see cref="Measure.AlternateAsync"/>): 4 uploads of a quarter of the bulk size, and
+    /// the sequential tunnels in blocks of 25.
+    /// </summary>
     private static async Task RunAlternatingAsync(ChainSpec first, ChainSpec second, ChainResult firstResult, ChainResult secondResult,
         Target target, BenchOptions o, TextWriter log, CancellationToken ct)
     {
@@ -172,19 +176,28 @@ internal static class Runner
         using var b = RunningChain.Start(second, target.EndPoint, o.Patience);
         foreach (var chain in new[] { a, b })
         {
-            for (var i = 0; i < 3; i++)
-            {
-                await using var warm = await chain.OpenAsync(null, ct).ConfigureAwait(false);
-                await Measure.PingAsync(warm, ct).ConfigureAwait(false);
-            }
+            await Measure.BulkUploadMibpsAsync(chain, Math.Min(1 << 20, o.BulkBytes), ct).ConfigureAwait(false);
+            _ = await Measure.SequentialTunnelsAsync(chain, 3, ct).ConfigureAwait(false);
         }
-        var (rateA, rateB) = await Measure.AlternatingHandshakesAsync(a, b, o.Handshakes, AlternatingBlock(o), ct).ConfigureAwait(false);
-        Record(firstResult, Figure.HandshakesPaired, rateA, log);
-        Record(secondResult, Figure.HandshakesPaired, rateB, log);
+
+        var upload = AlternatingUploadBytes(o);
+        var (upA, upB) = await Measure.AlternateAsync(a, b, 4, c => Measure.UploadTimeAsync(c, upload, ct)).ConfigureAwait(false);
+        var mib = 4 * upload / (double)(1 << 20);
+        Record(firstResult, Figure.BulkUpPaired, mib / upA.TotalSeconds, log);
+        Record(secondResult, Figure.BulkUpPaired, mib / upB.TotalSeconds, log);
+
+        var block = AlternatingBlock(o);
+        var blocks = Math.Max(1, o.Handshakes / block);
+        var (hsA, hsB) = await Measure.AlternateAsync(a, b, blocks, c => Measure.SequentialTunnelsAsync(c, block, ct)).ConfigureAwait(false);
+        Record(firstResult, Figure.HandshakesPaired, blocks * block / hsA.TotalSeconds, log);
+        Record(secondResult, Figure.HandshakesPaired, blocks * block / hsB.TotalSeconds, log);
     }
 
     /// <summary>25 tunnels per block (about 50 ms), fewer when a run has fewer tunnels than that per chain.</summary>
     internal static int AlternatingBlock(BenchOptions o) => Math.Clamp(o.Handshakes / 4, 1, 25);
+
+    /// <summary>A quarter of the bulk size per alternating upload.</summary>
+    internal static long AlternatingUploadBytes(BenchOptions o) => Math.Max(1, o.BulkBytes / 4);
 
     private static void Record(ChainResult result, Figure figure, double value, TextWriter log)
     {
