@@ -79,7 +79,12 @@ public sealed class ConnectionListener : IAsyncDisposable
             }
             accepted.NoDelay = true;
             var id = Interlocked.Increment(ref _nextId);
-            _connections[id] = RunConnectionAsync(id, accepted, token);
+            // The handler may finish before RunConnectionAsync returns (a peer that connects and
+            // closes at once), and its last act is to remove its entry: so the entry exists first,
+            // as a placeholder, and becomes the task only if the handler has not removed it yet.
+            _connections[id] = Task.CompletedTask;
+            var connection = RunConnectionAsync(id, accepted, token);
+            _connections.TryUpdate(id, connection, Task.CompletedTask);
         }
     }
 

@@ -119,13 +119,14 @@ internal struct Fe
         a._l0 + b._l0, a._l1 + b._l1, a._l2 + b._l2, a._l3 + b._l3, a._l4 + b._l4,
         a._l5 + b._l5, a._l6 + b._l6, a._l7 + b._l7, a._l8 + b._l8, a._l9 + b._l9);
 
-    // 4p in this radix: every limb of it exceeds the input bound 2^27, so no limb underflows.
-    private const ulong FourP0 = (Mask26 - 18) * 4, FourPEven = Mask26 * 4, FourPOdd = Mask25 * 4;
+    // 8p in this radix: every limb of it exceeds the input bound 2^27 (the odd ones are
+    // 2^28 - 8; 4p's would be 2^27 - 4, just short), so no limb underflows.
+    private const ulong EightP0 = (Mask26 - 18) * 8, EightPEven = Mask26 * 8, EightPOdd = Mask25 * 8;
 
     public static Fe Sub(in Fe a, in Fe b) => Carry(
-        a._l0 + FourP0 - b._l0, a._l1 + FourPOdd - b._l1, a._l2 + FourPEven - b._l2, a._l3 + FourPOdd - b._l3,
-        a._l4 + FourPEven - b._l4, a._l5 + FourPOdd - b._l5, a._l6 + FourPEven - b._l6, a._l7 + FourPOdd - b._l7,
-        a._l8 + FourPEven - b._l8, a._l9 + FourPOdd - b._l9);
+        a._l0 + EightP0 - b._l0, a._l1 + EightPOdd - b._l1, a._l2 + EightPEven - b._l2, a._l3 + EightPOdd - b._l3,
+        a._l4 + EightPEven - b._l4, a._l5 + EightPOdd - b._l5, a._l6 + EightPEven - b._l6, a._l7 + EightPOdd - b._l7,
+        a._l8 + EightPEven - b._l8, a._l9 + EightPOdd - b._l9);
 
     public static Fe Negate(in Fe a) => Sub(Zero, a);
 

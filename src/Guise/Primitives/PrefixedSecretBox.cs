@@ -25,9 +25,13 @@ internal sealed class PrefixedSecretBox
 
     public PrefixedSecretBox(ReadOnlySpan<byte> key, ReadOnlySpan<byte> noncePrefix) => Sodium.HSalsa20(_subkey, noncePrefix, key);
 
-    /// <summary>Encrypts <paramref name="data"/> where it lies and writes its tag to <paramref name="tag"/>.</summary>
+    /// <summary>Encrypts <paramref name="data"/> where it lies and writes its tag to <paramref name="tag"/> (which must not overlap it).</summary>
     public void SealInPlace(Span<byte> tag, Span<byte> data, ulong counter)
     {
+        if (tag.Length < TagLength)
+            throw new ArgumentException("the tag is 16 bytes", nameof(tag));
+        if (((ReadOnlySpan<byte>)tag[..TagLength]).Overlaps(data))
+            throw new ArgumentException("the tag must not overlap the data", nameof(tag));
         Span<byte> nonce = stackalloc byte[8];
         Span<byte> block0 = stackalloc byte[64];
         try
@@ -44,11 +48,16 @@ internal sealed class PrefixedSecretBox
 
     /// <summary>
     /// Checks <paramref name="tag"/> over <paramref name="ciphertext"/> and only then decrypts into
-    /// <paramref name="plain"/> (which may be <paramref name="ciphertext"/> itself). False: forged or
-    /// corrupted, and <paramref name="plain"/> is untouched.
+    /// <paramref name="plain"/>, which is either <paramref name="ciphertext"/> itself or does not
+    /// overlap it (the stream is XORed front to back; libsodium's open would move the bytes first).
+    /// False: forged or corrupted, and <paramref name="plain"/> is untouched.
     /// </summary>
     public bool Open(ReadOnlySpan<byte> tag, ReadOnlySpan<byte> ciphertext, Span<byte> plain, ulong counter)
     {
+        if (plain.Length < ciphertext.Length)
+            throw new ArgumentException("output too small", nameof(plain));
+        if (((ReadOnlySpan<byte>)plain).Overlaps(ciphertext, out var offset) && offset != 0)
+            throw new ArgumentException("output must be the ciphertext itself or apart from it", nameof(plain));
         Span<byte> nonce = stackalloc byte[8];
         Span<byte> block0 = stackalloc byte[64];
         try

@@ -114,6 +114,26 @@ public class FieldTests
     }
 
     [Fact]
+    public void Every_pair_of_edge_limb_vectors_multiplies_adds_and_subtracts_exactly()
+    {
+        // The fixed vectors of LimbValues (all at the bound, zero, alternating, p) in every
+        // order: random pairing rarely puts zero against a vector at the bound, which is where
+        // a subtraction would underflow.
+        var edges = LimbValues(0, 0).ToArray();
+        foreach (var x in edges)
+        {
+            foreach (var y in edges)
+            {
+                var (a, b) = (Fe.FromLimbs(x), Fe.FromLimbs(y));
+                var (bx, by) = (Limbs(x), Limbs(y));
+                Assert.Equal(bx * by % P, ToBig(Fe.Mul(a, b)));
+                Assert.Equal((bx + by) % P, ToBig(Fe.Add(a, b)));
+                Assert.Equal(((bx - by) % P + P) % P, ToBig(Fe.Sub(a, b)));
+            }
+        }
+    }
+
+    [Fact]
     public void Invert_is_the_p_minus_2_power_and_maps_zero_to_zero()
     {
         foreach (var x in EncodedValues(40, 6))

@@ -92,4 +92,16 @@ public class PrefixedSecretBoxTests
         }
         Assert.False(box.Open(sealedBox.AsSpan(0, 16), sealedBox.AsSpan(16), new byte[100], 10));
     }
+
+    [Fact]
+    public void An_output_that_starts_inside_the_ciphertext_is_refused()
+    {
+        var rng = new Random(4);
+        var (key, prefix) = RandomKey(rng);
+        var box = new PrefixedSecretBox(key, prefix);
+        var buffer = new byte[16 + 100 + 4];
+        Sodium.SecretBoxSeal(buffer.AsSpan(0, 116), new byte[100], Nonce(prefix, 1), key);
+        Assert.Throws<ArgumentException>(() => box.Open(buffer.AsSpan(0, 16), buffer.AsSpan(16, 100), buffer.AsSpan(20, 100), 1));
+        Assert.Throws<ArgumentException>(() => box.SealInPlace(buffer.AsSpan(10, 16), buffer.AsSpan(16, 100), 1));
+    }
 }

@@ -65,7 +65,16 @@ internal sealed partial class Obfs4SessionKeyPool
             return;
         if (Interlocked.CompareExchange(ref _refillPending, 1, 0) != 0)
             return;
-        KeyMaker.Request(this);
+        try
+        {
+            KeyMaker.Request(this);
+        }
+        catch (Exception)
+        {
+            // No thread for the key maker (out of threads or memory): keys are made inline, as
+            // obfs4proxy does, and a later take tries again.
+            Volatile.Write(ref _refillPending, 0);
+        }
     }
 
     /// <summary>Runs on the key maker's thread: tops the pool up to its capacity.</summary>
@@ -103,20 +112,26 @@ internal sealed partial class Obfs4SessionKeyPool
         // Not SemaphoreSlim: its Wait spins (sched_yield) before sleeping, thousands of times a
         // second on a busy bridge; an event just sleeps.
         private static readonly AutoResetEvent Signal = new(false);
-        private static readonly Lazy<Thread> Worker = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
+        private static readonly Lock StartLock = new();
+        private static Thread? _worker;
 
+        /// <summary>Queues <paramref name="pool"/> for a refill; starts the thread on first use (and again if starting it failed before).</summary>
         public static void Request(Obfs4SessionKeyPool pool)
         {
-            _ = Worker.Value;
+            if (Volatile.Read(ref _worker) is null)
+            {
+                lock (StartLock)
+                {
+                    if (_worker is null)
+                    {
+                        var thread = new Thread(Run) { IsBackground = true, Name = "guise keys" };
+                        thread.Start();
+                        Volatile.Write(ref _worker, thread);
+                    }
+                }
+            }
             Waiting.Enqueue(pool);
             Signal.Set();
-        }
-
-        private static Thread Start()
-        {
-            var thread = new Thread(Run) { IsBackground = true, Name = "guise keys" };
-            thread.Start();
-            return thread;
         }
 
         private static void Run()
