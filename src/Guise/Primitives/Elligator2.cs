@@ -161,9 +161,12 @@ public static class Elligator2
         var t2 = Fe.Add(t1, Fe.Mul(A, d));
         var t = Fe.Mul(Fe.Mul(t1, t2), NegTwo);
         var w = Fe.SqrtRatio(Fe.One, Fe.Mul(t, Fe.Square(d)), out var isSquare);
-        inverseD = Fe.Mul(Fe.Mul(Fe.Square(w), t), d);
         if (isSquare == 0)
+        {
+            inverseD = Fe.Zero;
             return false;
+        }
+        inverseD = Fe.Mul(Fe.Mul(Fe.Square(w), t), d);
         var t3 = Fe.Mul(w, d);
         t1 = Fe.Select(t2, t1, tweak & 1);
         t3 = Fe.Mul(t1, t3);
