@@ -149,6 +149,17 @@ public sealed class WeightedDist
         return (alias, prob);
     }
 
+    /// <summary>
+    /// Whether the table a seed builds can ever draw <paramref name="value"/> (it is one of the
+    /// table's values, with a weight above zero). Builds the table without caching it.
+    /// </summary>
+    public static bool CanDraw(ReadOnlySpan<byte> seed, int min, int max, int value, bool biased = false)
+    {
+        var t = Build(seed, min, max, biased);
+        var i = Array.IndexOf(t.Values, value - min);
+        return i >= 0 && t.Weights[i] > 0;
+    }
+
     /// <summary>Draws a value in [min, max] according to the table.</summary>
     public int Sample(IInt63Source? random = null)
     {

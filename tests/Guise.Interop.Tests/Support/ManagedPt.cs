@@ -132,5 +132,28 @@ public sealed class ManagedPt : IDisposable
         }
     }
 
+    /// <summary>
+    /// obfs4proxy 0.0.14's own crash in paranoid mode (iat-mode=2): a write whose drawn length is 0
+    /// panics the whole process. A client draws from a random table of its own until it has read the
+    /// bridge's seed frame, so this can hit on any bridge, about once in a few hundred connections.
+    /// </summary>
+    public const string ParanoidZeroLengthPanic = "panic: BUG: Write(), iat length was 0";
+
+    /// <summary>Whether the process exits within <paramref name="patience"/> having printed <paramref name="text"/>.</summary>
+    public async Task<bool> DiedOfAsync(string text, TimeSpan patience)
+    {
+        using var cts = new CancellationTokenSource(patience);
+        try
+        {
+            // Also waits for the end of the redirected output, so the last lines are in.
+            await Process.Process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+        return Process.Transcript.Contains(text, StringComparison.Ordinal);
+    }
+
     public void Dispose() => Process.Dispose();
 }

@@ -3,7 +3,6 @@ using Guise.Hosting;
 using Guise.Net;
 using Guise.Hosting.Controller;
 using Guise.Tests.Support;
-using Guise.Transports;
 using static Guise.Tests.Controller.ControllerHarness;
 
 namespace Guise.Tests.Controller;
@@ -74,20 +73,4 @@ public class ControllerEventTests
         PtStoppedEvent s => s.Role,
         _ => throw new ArgumentException(e.ToString()),
     };
-
-    private sealed class RecordingLog : IPtLog
-    {
-        private readonly List<string> _lines = [];
-
-        public IReadOnlyList<string> Lines
-        {
-            get { lock (_lines) return [.. _lines]; }
-        }
-
-        public void Log(PtLogSeverity severity, string message)
-        {
-            lock (_lines)
-                _lines.Add(message);
-        }
-    }
 }

@@ -143,4 +143,55 @@ public class Obfs4IdentityTests
         var e = Assert.Throws<PtException>(() => factory.Prepare(new PtArgs().Add("cert", Obfs4Vectors.Get("cert"))));
         Assert.Equal(PtErrorKind.Config, e.Kind);
     }
+
+    [Fact]
+    public void The_known_answer_tables_say_which_values_they_can_draw()
+    {
+        // ../shared/vectors: lenDist for this seed has 13 values, none of them 0; the IAT table
+        // over [0, 100] (same seed) has 0 at weight 0.933092.
+        var seed = Convert.FromHexString(SeedHex);
+        Assert.True(Guise.Primitives.WeightedDist.CanDraw(seed, 0, 1448, 1090));
+        Assert.False(Guise.Primitives.WeightedDist.CanDraw(seed, 0, 1448, 1091));
+        Assert.True(Guise.Primitives.WeightedDist.CanDraw(seed, 0, 100, 0));
+        Assert.False(Obfs4Codec.LengthTableCanDrawZero(seed));
+    }
+
+    [Fact]
+    public void A_new_bridge_never_gets_a_drbg_seed_whose_length_table_can_draw_zero()
+    {
+        // About 3% of random seeds can: 300 unfiltered seeds would include one all but surely.
+        for (var i = 0; i < 300; i++)
+            Assert.False(Obfs4Codec.LengthTableCanDrawZero(Obfs4Identity.Generate(Obfs4IatMode.Paranoid).DrbgSeed));
+    }
+
+    [Theory]
+    [InlineData(Obfs4IatMode.Paranoid, true)]
+    [InlineData(Obfs4IatMode.Enabled, false)]
+    [InlineData(Obfs4IatMode.None, false)]
+    public void A_paranoid_bridge_whose_seed_can_draw_zero_warns_its_operator(Obfs4IatMode iatMode, bool warns)
+    {
+        var seed = SeedWhoseLengthTableCanDrawZero();
+        var log = new RecordingLog();
+        _ = new Obfs4ServerFactory(new TransportContext(null, TimeProvider.System, log),
+            Obfs4Identity.Create(Convert.FromHexString(NodeHex), Convert.FromHexString(KeyHex), seed, iatMode));
+        var warnings = log.Entries.Where(e => e.Severity == PtLogSeverity.Warning && e.Message.Contains("iat-mode=2", StringComparison.Ordinal));
+        Assert.Equal(warns ? 1 : 0, warnings.Count());
+
+        var fine = new RecordingLog();
+        _ = new Obfs4ServerFactory(new TransportContext(null, TimeProvider.System, fine),
+            Obfs4Identity.Create(Convert.FromHexString(NodeHex), Convert.FromHexString(KeyHex), Convert.FromHexString(SeedHex), iatMode));
+        Assert.Empty(fine.Entries);
+    }
+
+    /// <summary>The first of the seeds 0, 1, 2, ... (as 24-byte big-endian counters) whose length table has 0.</summary>
+    internal static byte[] SeedWhoseLengthTableCanDrawZero()
+    {
+        var seed = new byte[24];
+        for (var i = 0; ; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(seed.AsSpan(20), i);
+            if (Obfs4Codec.LengthTableCanDrawZero(seed))
+                return seed;
+        }
+    }
 }

@@ -60,6 +60,15 @@ public sealed class Obfs4Codec
         return (len, new WeightedDist(iatSeed[..HashDrbg.SeedLength], 0, MaxIatDelay));
     }
 
+    /// <summary>
+    /// Whether a seed's length table can draw 0. obfs4proxy (0.0.14) and lyrebird in paranoid
+    /// mode panic when they draw it ("BUG: Write(), iat length was 0") and the whole client
+    /// process exits; a bridge hands its seed to every client, so with such a seed its paranoid
+    /// obfs4proxy clients crash again and again. About 3% of seeds are like that.
+    /// </summary>
+    public static bool LengthTableCanDrawZero(ReadOnlySpan<byte> seed) =>
+        WeightedDist.CanDraw(seed[..HashDrbg.SeedLength], 0, Obfs4Wire.MaximumSegmentLength, 0);
+
     /// <summary>The most payload <see cref="EncodeBurst"/> accepts at once, and the buffer it needs.</summary>
     public const int MaxBurstPayload = Obfs4Wire.MaxPacketPayloadLength * 44;
     public const int BurstBufferSize = (MaxBurstPayload / Obfs4Wire.MaxPacketPayloadLength + 3) * Obfs4Wire.MaximumSegmentLength;

@@ -60,7 +60,23 @@ public sealed class Obfs4Identity
         // Identity keys need no representative: plain SHA-512 of fresh randomness, as ntor.NewKeypair(false).
         var raw = RandomNumberGenerator.GetBytes(32);
         var priv = SHA512.HashData(raw)[..32];
-        return new Obfs4Identity(RandomNumberGenerator.GetBytes(Ntor.NodeIdLength), priv, RandomNumberGenerator.GetBytes(HashDrbg.SeedLength), iatMode);
+        return new Obfs4Identity(RandomNumberGenerator.GetBytes(Ntor.NodeIdLength), priv, GenerateDrbgSeed(), iatMode);
+    }
+
+    /// <summary>
+    /// A fresh seed whose length table cannot draw 0, so that obfs4proxy clients in paranoid mode
+    /// do not crash on this bridge's shape (<see cref="Obfs4Codec.LengthTableCanDrawZero"/>).
+    /// Leaving out ~3% of tables tells an observer nothing: a zero-length write never reaches
+    /// the wire anyway.
+    /// </summary>
+    internal static byte[] GenerateDrbgSeed()
+    {
+        while (true)
+        {
+            var seed = RandomNumberGenerator.GetBytes(HashDrbg.SeedLength);
+            if (!Obfs4Codec.LengthTableCanDrawZero(seed))
+                return seed;
+        }
     }
 
     public static string FormatCert(ReadOnlySpan<byte> nodeId, ReadOnlySpan<byte> publicKey)
