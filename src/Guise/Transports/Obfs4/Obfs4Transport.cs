@@ -186,7 +186,7 @@ public sealed class Obfs4ServerFactory : IServerFactory
                 "obfs4: this bridge's drbg-seed has 0 in its length table; obfs4proxy and lyrebird clients in iat-mode=2 " +
                 "exit with \"BUG: Write(), iat length was 0\" on it (their bug; Guise clients are not affected). " +
                 "A new drbg-seed in obfs4_state.json fixes it without changing the bridge line (the seed is not in it); " +
-                "Guise makes such seeds only for new bridges and never rewrites yours.");
+                "Guise gives new bridges only seeds without 0 and never rewrites an existing state file.");
         }
         // A bridge exists to accept connections: have session keys ready for the first ones.
         _keys.ScheduleRefill();
